@@ -1,0 +1,3 @@
+from digitocr.cli import main_exit
+
+main_exit()

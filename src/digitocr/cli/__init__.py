@@ -1,0 +1,47 @@
+"""The `digitocr` command: one sub-command per module, each a thin layer over the library.
+
+Every sub-command module defines `HELP`, `add_arguments(parser)` and `run(args) -> int`, and
+imports heavy libraries (torch) inside `run`, so `digitocr --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from digitocr.errors import UserError
+
+COMMANDS = {
+    "generate": "digitocr.cli.generate",
+    "fonts": "digitocr.cli.fonts",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitocr", description="Read the numbers on a screen.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except UserError as error:
+        print(f"digitocr {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"digitocr {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
