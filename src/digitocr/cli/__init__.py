@@ -15,6 +15,11 @@ from digitocr.errors import UserError
 COMMANDS = {
     "generate": "digitocr.cli.generate",
     "fonts": "digitocr.cli.fonts",
+    "train": "digitocr.cli.train",
+    "eval": "digitocr.cli.eval",
+    "read": "digitocr.cli.read",
+    "glyphs": "digitocr.cli.glyphs",
+    "fit": "digitocr.cli.fit",
 }
 
 

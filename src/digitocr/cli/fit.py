@@ -1,0 +1,44 @@
+"""`digitocr fit SAMPLES -o RUN`: from a few labelled crops of a display to a model that reads it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "fit a model to a display from a few labelled crops (glyph bank + matched fonts + training)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("samples", type=Path, help="folder of labelled crops (LABEL_anything.png or labels.tsv)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="run folder to write")
+    parser.add_argument("--time-limit", type=float, default=180.0, metavar="S",
+                        help="seconds for the whole fit, training included (default 180)")
+    parser.add_argument("--charset", default="0123456789", help="characters to read (default digits)")
+    parser.add_argument("--holdout", type=Path, metavar="DIR", help="labelled crops to evaluate on")
+    parser.add_argument("--font", action="append", default=[], metavar="FONT",
+                        help="another font file, folder or family to match against (repeatable)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a fit already in the run folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from digitocr.fit import FitProgress, fit
+
+    def show(progress: FitProgress) -> None:
+        if progress.metrics:
+            m = progress.metrics
+            print(f"  {progress.message}: loss {m['train_loss']:.3f}, val CA {m['val_ca']:.2f}, "
+                  f"val WA {m['val_wa']:.2f}", file=sys.stderr)
+        else:
+            print(f"{progress.stage}: {progress.message}", file=sys.stderr)
+
+    result = fit(args.samples, args.output, time_limit=args.time_limit, charset=args.charset,
+                 holdout=args.holdout, fonts=args.font, seed=args.seed, overwrite=args.overwrite,
+                 on_progress=show)
+    print(f"model: {result.model_dir}")
+    print(f"report: {result.report_path}")
+    print(f"evaluated on {result.evaluated_on}:")
+    print(f"Character Accuracy: {result.character_accuracy:.2f}")
+    print(f"Word Accuracy: {result.word_accuracy:.2f}")
+    return 0

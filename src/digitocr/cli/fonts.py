@@ -1,0 +1,59 @@
+"""`digitocr fonts`: the fonts the generator can use, and a picture of every font's digits."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+HELP = "list the default, held-out and installed fonts; -o writes a picture of their digits"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("specs", nargs="*", metavar="FONT",
+                        help="also check these fonts (file, folder, family name, bank:PATH)")
+    parser.add_argument("-o", "--output", metavar="PNG", help="write a picture of every font's digits")
+    parser.add_argument("--charset", default="0123456789", help="characters to check and draw")
+
+
+def run(args: argparse.Namespace) -> int:
+    from digitocr.synth.fonts import (
+        DEFAULT_FAMILIES,
+        HELDOUT_FAMILIES,
+        FontFile,
+        installed_families,
+        resolve_fonts,
+        specimen,
+    )
+    from digitocr.synth.generate import write_atomically
+
+    families = installed_families()
+    sections = {
+        "default (training set)": [slug for slug in DEFAULT_FAMILIES if slug in families],
+        "held out (evaluation)": [slug for slug in HELDOUT_FAMILIES if slug in families],
+        "other installed": [slug for slug in families if slug not in DEFAULT_FAMILIES + HELDOUT_FAMILIES],
+    }
+    shown = []
+    for title, slugs in sections.items():
+        print(f"{title}: {len(slugs)}")
+        for slug in slugs:
+            font = FontFile(families[slug].primary, name=slug)
+            missing = font.missing(args.charset)
+            note = f"  (lacks {' '.join(sorted(missing))})" if missing else ""
+            print(f"  {slug:<18} {families[slug].family:<20} {font.path.name}{note}")
+            if not missing:
+                shown.append(font)
+    if args.specs:
+        print("given:")
+        for source in resolve_fonts(args.specs, args.charset, lambda message: print(f"  {message}")):
+            print(f"  {source.name}")
+            if source not in shown:
+                shown.append(source)
+    if args.output:
+        buffer = io.BytesIO()
+        specimen(shown, args.charset).save(buffer, format="PNG")
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(output, buffer.getvalue())
+        print(f"picture of {len(shown)} fonts: {output}")
+    return 0

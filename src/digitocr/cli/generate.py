@@ -1,0 +1,66 @@
+"""`digitocr generate`: write a synthetic dataset; TRDG's command lines run unchanged."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "write synthetic text images (LABEL_INDEX.EXT + labels.tsv); accepts TRDG's flags"
+CONTACT_SHEET_IMAGES = 64
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from digitocr.synth.generate import add_generator_arguments
+
+    output = parser.add_argument_group("dataset")
+    output.add_argument("-c", "--count", type=int, default=1000, metavar="N", help="images to write (default 1000)")
+    output.add_argument("--output_dir", "--output-dir", dest="output_dir", default="out", metavar="DIR",
+                        help="where to write (default out)")
+    output.add_argument("-t", "--thread_count", "--workers", dest="workers", type=int, default=1, metavar="N",
+                        help="worker processes (default 1)")
+    output.add_argument("--contact-sheet", dest="contact_sheet", metavar="PNG",
+                        help=f"also write a grid picture of the first {CONTACT_SHEET_IMAGES} images")
+    add_generator_arguments(parser)
+
+
+def _warn(message: str) -> None:
+    print(f"digitocr generate: warning: {message}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    import io
+
+    from PIL import Image
+    from tqdm import tqdm
+
+    from digitocr.errors import UserError
+    from digitocr.synth.generate import (
+        TextImageGenerator,
+        config_from_arguments,
+        contact_sheet,
+        read_manifest,
+        write_atomically,
+        write_dataset,
+    )
+
+    dataset_options = ("count", "output_dir", "workers", "contact_sheet", "command", "handler")
+    config = config_from_arguments(argparse.Namespace(
+        **{key: value for key, value in vars(args).items() if key not in dataset_options}))
+    if args.count <= 0:
+        raise UserError(f"count must be at least 1, got {args.count}")
+    fonts = TextImageGenerator(config, warn=_warn).fonts  # resolve once, warning about skipped fonts here
+    with tqdm(total=args.count, unit="img", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        manifest = write_dataset(config, args.output_dir, args.count, args.workers,
+                                 on_progress=lambda done, _: bar.update(done - bar.n), fonts=fonts)
+    print(f"wrote {args.count} images to {manifest.parent} (manifest {manifest.name})")
+    if args.contact_sheet:
+        samples = [(Image.open(manifest.parent / name), label)
+                   for name, label in read_manifest(manifest)[:CONTACT_SHEET_IMAGES]]
+        buffer = io.BytesIO()
+        contact_sheet(samples).save(buffer, format="PNG")
+        sheet_path = Path(args.contact_sheet)
+        sheet_path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(sheet_path, buffer.getvalue())
+        print(f"contact sheet: {sheet_path}")
+    return 0

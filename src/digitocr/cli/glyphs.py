@@ -1,0 +1,31 @@
+"""`digitocr glyphs SAMPLES -o BANK`: cut labelled crops into a glyph bank."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "cut labelled crops (LABEL_anything.png or labels.tsv) into a glyph bank usable as a font"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("samples", type=Path, help="folder of labelled crops")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="bank folder to write")
+
+
+def run(args: argparse.Namespace) -> int:
+    from digitocr.synth.glyphs import build_bank
+
+    bank = build_bank(args.samples)
+    for rejection in bank.rejected:
+        print(f"skipped {rejection.name}: {rejection.reason}", file=sys.stderr)
+    manifest = bank.save(args.output)
+    style = bank.style
+    counts = ", ".join(f"{char}x{len(instances)}" for char, instances in sorted(bank.glyphs.items()))
+    polarity = "light on dark" if style.light_on_dark else "dark on light"
+    print(f"{sum(len(v) for v in bank.glyphs.values())} glyphs from {len(bank.crops)} crops: {counts}")
+    print(f"glyph height {style.glyph_height:.0f} px, stroke {style.stroke_width:.1f} px, {polarity}, "
+          f"{'thresholded' if style.thresholded else f'edge width {style.edge_width:.1f} px'}")
+    print(f"wrote {manifest}")
+    return 0

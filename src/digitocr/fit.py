@@ -1,0 +1,319 @@
+"""Few-shot fitting: from a handful of labelled crops of one display to a model that reads it.
+
+The crops are cut into a glyph bank (the display's own characters), the installed fonts are ranked
+against it (the best ones fill characters the crops lack and add variety), the bank's measured
+style sets the ranges of a synthetic stream (size, stroke, spacing, colours, blur, threshold, both
+polarities, JPEG), and `tiny` trains on that stream plus the real crops, within a time limit.
+The pieces are chosen so the model learns the glyphs, not the crops: every property a crop shows
+is varied around its measured value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from digitocr.charset import DIGITS, Charset
+from digitocr.data import (
+    Augment,
+    FolderSource,
+    LabelledImages,
+    SyntheticSource,
+    draw_fixed_set,
+    load_labelled,
+)
+from digitocr.errors import UserError
+from digitocr.preprocess import Preprocess
+from digitocr.synth.fonts import GlyphSource, default_fonts, heldout_fonts, resolve_fonts
+from digitocr.synth.generate import GeneratorConfig, TextImageGenerator
+from digitocr.synth.glyphs import BankStyle, GlyphBank, LabelledCrop, build_bank, read_labelled_folder
+from digitocr.synth.matching import FontMatch, fill_missing, rank_fonts
+
+MIN_USABLE_CROPS = 2
+SPLIT_HOLDOUT_FROM = 20  # with this many crops or more, a fifth is held out for evaluation
+MATCHED_FONTS = 3  # best-matching fonts that join the training mix
+SYNTHETIC_CHECK_SIZE = 200  # bank renders evaluated when no real crops are held out
+RESERVE_SECONDS = 12.0  # of the time limit, kept for evaluation and the report
+
+
+@dataclass(frozen=True)
+class FitProgress:
+    """A stage of the pipeline finished (`stage`, one line), or a training epoch ended (`metrics`)."""
+
+    stage: str
+    message: str
+    metrics: dict[str, float] | None = None
+
+
+@dataclass
+class FitResult:
+    """What fit made and measured; `evaluated_on` says which crops the accuracy comes from."""
+
+    run_dir: Path
+    model_dir: Path
+    report_path: Path
+    bank: GlyphBank
+    matches: list[FontMatch]
+    character_accuracy: float
+    word_accuracy: float
+    evaluated_on: str
+    evaluations: dict[str, dict] = field(default_factory=dict)  # name -> EvalReport.to_mapping()
+    seconds: float = 0.0
+
+
+class StrokeJitter:
+    """A glyph source whose strokes come out a little thinner or bolder each time.
+
+    Real captures of one display differ in weight (a refinement threshold thins strokes, glow and
+    blur thicken them), so a model fitted to one weight must see a range around it.
+    """
+
+    def __init__(self, source: GlyphSource, amount: float = 0.25) -> None:
+        self.source = source
+        self.name = f"{source.name} (stroke jitter)"
+        self.amount = amount
+
+    def missing(self, chars: str) -> set[str]:
+        return self.source.missing(chars)
+
+    def render(self, text: str, height: int, spacing: float, rng: np.random.Generator) -> np.ndarray:
+        mask = self.source.render(text, height, spacing, rng)
+        sigma = max(0.5, 0.04 * height)
+        soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
+        level = 0.5 + rng.uniform(-self.amount, self.amount)
+        edge = 0.12  # keeps the anti-aliased rim instead of a hard threshold
+        return (np.clip((soft - level) / edge + 0.5, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+class FittedSynthetic(SyntheticSource):
+    """A synthetic stream drawing with given glyph sources (a bank object, not a font spec)."""
+
+    def __init__(self, name: str, config: GeneratorConfig, preprocess: Preprocess,
+                 sources: Sequence[GlyphSource]) -> None:
+        super().__init__(name, config, preprocess)
+        self.sources = list(sources)
+
+    @property
+    def generator(self) -> TextImageGenerator:
+        if self._generator is None:
+            self._generator = TextImageGenerator(self.config, self.sources)
+        return self._generator
+
+
+def synthetic_configs(style: BankStyle, charset: str, seed: int) -> dict[str, GeneratorConfig]:
+    """Generator options around the measured style: clean, refined-looking and degraded variants.
+
+    Text height spans 0.8-1.6 of the real glyph height (pixelation as in the crops, and some
+    margin), spacing and stroke vary around the measured ones, and every variant takes both
+    polarities or the crops' own colours, so nothing but the glyph shapes stays constant.
+    """
+    glyph = max(8.0, style.glyph_height)
+    height = max(16, round(2.0 * glyph))
+    room = 1.6 * glyph
+    margin = max(1, round((height - room) / 2))
+    blur = max(0.6, 1.5 * style.edge_width)
+    base = GeneratorConfig(
+        charset=charset, length=(1, 6), height=height, margins=(margin, 2, margin, 2), fit=True,
+        skew=(-1.5, 1.5), spacing=(-0.1 * glyph, 0.25 * glyph), scale=(0.5, 1.0), stretch=(0.9, 1.12),
+        padding=(0.0, 0.6), subpixel_offset=0.5, background="noise", image_mode="L", seed=seed,
+    )
+    ink, background = _hex(style.ink_rgb), _hex(style.background_rgb)
+    return {
+        "bank (crop colours)": replace(base, text_color=(ink, ink), background_color=(background, background),
+                                       blur=(0.0, blur)),
+        "bank (thresholded)": replace(base, text_color=("#000000", "#505050"),
+                                      background_color=("#b0b0b0", "#ffffff"), background="plain",
+                                      light_on_dark=0.5, blur=(0.0, blur + 0.4), threshold=(70, 190)),
+        "bank (degraded)": replace(base, text_color=("#000000", "#707070"),
+                                   background_color=("#909090", "#ffffff"), light_on_dark=0.5,
+                                   blur=(0.3, blur + 0.6), jpeg_quality=(30, 90), scale=(0.4, 0.9)),
+        "matched fonts": replace(base, text_color=("#000000", "#606060"),
+                                 background_color=("#a0a0a0", "#ffffff"), light_on_dark=0.5,
+                                 blur=(0.0, blur + 0.3)),
+    }
+
+
+SOURCE_WEIGHTS = {"bank (crop colours)": 0.3, "bank (thresholded)": 0.25, "bank (degraded)": 0.15,
+                  "matched fonts": 0.15, "real crops": 0.15}
+
+
+def fit(samples_dir: Path | str, output_dir: Path | str, time_limit: float = 180.0,
+        charset: str = DIGITS, holdout: Path | str | None = None, fonts: Sequence[str] = (),
+        seed: int = 0, overwrite: bool = False,
+        on_progress: Callable[[FitProgress], None] | None = None) -> FitResult:
+    """Build the bank, match fonts, train `tiny` on the styled stream, evaluate, write the report."""
+    from digitocr.evaluate import evaluate
+    from digitocr.reader import Reader
+    from digitocr.train import TrainConfig, train
+
+    started = time.monotonic()
+    report = on_progress or (lambda _: None)
+    run_dir = Path(output_dir)
+    if (run_dir / "fit.json").exists() and not overwrite:
+        raise UserError(f"{run_dir} already holds a fitted model: choose another folder or pass --overwrite")
+    alphabet = Charset(charset)
+    rng = np.random.default_rng(seed)
+    crops = read_labelled_folder(samples_dir)
+    _check_labels(crops, alphabet)
+    crops, split_off = _split_holdout(crops, holdout, rng)
+    bank = build_bank(crops, name=f"bank:{samples_dir}")
+    for rejection in bank.rejected:
+        report(FitProgress("bank", f"skipped {rejection.name}: {rejection.reason}"))
+    _check_enough(bank, alphabet)
+    report(FitProgress("bank", f"{sum(map(len, bank.glyphs.values()))} glyphs of {bank.chars!r} "
+                               f"from {len(bank.crops)} crops"))
+
+    candidates = [*default_fonts(), *heldout_fonts(), *resolve_fonts(list(fonts), "", report_warning(report))]
+    matches = rank_fonts(bank, candidates, rng)
+    filled = fill_missing(bank, alphabet.chars, matches, rng)
+    if unknown := filled.missing(alphabet.chars):
+        raise UserError(f"no sample and no font for {''.join(sorted(unknown))!r}: add crops showing them or "
+                        f"give --font with a font that draws them")
+    top = [m.source for m in matches if not m.source.missing(alphabet.chars)][:MATCHED_FONTS]
+    report(FitProgress("fonts", "closest fonts: " + ", ".join(f"{m.source.name} {m.score:.2f}"
+                                                               for m in matches[:5])))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    filled.save(run_dir / "bank")
+
+    preprocess = Preprocess()
+    configs = synthetic_configs(bank.style, alphabet.chars, seed)
+    sources: list[tuple[object, float]] = []
+    for name, config in configs.items():
+        glyph_sources = top if name == "matched fonts" else [StrokeJitter(filled)]
+        sources.append((FittedSynthetic(name, config, preprocess, glyph_sources), SOURCE_WEIGHTS[name]))
+    real = FolderSource("real crops", [_preprocessed(preprocess, c.image) for c in bank.crops],
+                        [c.label for c in bank.crops])
+    validation = draw_fixed_set([s for s, _ in sources], [w for _, w in sources], 240, seed)
+    validation.images += real.images
+    validation.labels += real.labels
+    sources.append((real, SOURCE_WEIGHTS["real crops"]))
+
+    budget = time_limit - (time.monotonic() - started) - RESERVE_SECONDS
+    if budget < 10:
+        raise UserError(f"a time limit of {time_limit:g} s leaves no time to train; give at least 40")
+    batch_size = 48
+    train_config = TrainConfig(
+        run_dir=run_dir, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
+        epoch_size=batch_size * 60, batch_size=batch_size, lr=3e-3, seed=seed, overwrite=True,
+        augment=Augment(probability=0.3), workers=1, threads=max(1, (os.cpu_count() or 2) - 1),
+    )
+    report(FitProgress("train", f"training tiny for {budget:.0f} s"))
+
+    def on_train(progress: object) -> None:
+        if getattr(progress, "kind", "") == "epoch":
+            report(FitProgress("train", f"epoch {progress.epoch + 1}", progress.row))
+
+    result = train(train_config, sources, validation, on_train)
+
+    reader = Reader(result.best_dir)
+    evaluations: dict[str, object] = {}
+    pictures: dict[str, list[np.ndarray]] = {}
+    if holdout is not None:
+        data = load_labelled([holdout], alphabet)
+        if not data.labels:
+            raise UserError(f"no usable labelled images in holdout folder {holdout}")
+        evaluations["holdout"], pictures["holdout"] = evaluate(reader, data), _pixels(data)
+        evaluated_on = f"the {len(data.labels)} crops of {holdout}"
+    elif split_off:
+        data = _as_labelled(split_off)
+        evaluations["held-out split"], pictures["held-out split"] = evaluate(reader, data), _pixels(data)
+        evaluated_on = f"{len(split_off)} crops split off from {samples_dir} (not used for fitting)"
+    else:
+        data = _as_labelled(bank.crops)
+        evaluations["fitting crops"], pictures["fitting crops"] = evaluate(reader, data), _pixels(data)
+        synthetic = _synthetic_check(configs, filled, seed)
+        evaluations["bank renders"], pictures["bank renders"] = evaluate(reader, synthetic), _pixels(synthetic)
+        evaluated_on = (f"the {len(bank.crops)} fitting crops and {SYNTHETIC_CHECK_SIZE} unseen synthetic "
+                        f"renders of the bank (too few crops to hold any out; give --holdout DIR)")
+    items = [item for e in evaluations.values() for item in e.items]
+    ca = sum(item.character_accuracy for item in items) / max(1, len(items))
+    wa = sum(item.correct for item in items) / max(1, len(items))
+
+    from digitocr.report import write_fit_report
+
+    seconds = time.monotonic() - started
+    fit_result = FitResult(run_dir, result.best_dir, run_dir / "report.md", filled, matches, ca, wa,
+                           evaluated_on, {k: e.to_mapping() for k, e in evaluations.items()}, seconds)
+    write_fit_report(fit_result, result, evaluations, pictures, configs, sources)
+    summary = {"samples": str(samples_dir), "charset": alphabet.chars, "time_limit": time_limit,
+               "seconds": round(seconds, 1), "character_accuracy": round(ca, 4), "word_accuracy": round(wa, 4),
+               "evaluated_on": evaluated_on, "model": str(result.best_dir), "steps": result.steps,
+               "fonts": [{"name": m.source.name, "score": round(m.score, 4)} for m in matches[:8]],
+               "rejected": [{"name": r.name, "reason": r.reason} for r in bank.rejected],
+               "generator": {name: config.to_mapping() for name, config in configs.items()},
+               "evaluations": fit_result.evaluations}
+    from digitocr.modelio import write_text_atomically
+
+    write_text_atomically(run_dir / "fit.json", json.dumps(summary, indent=2) + "\n")
+    return fit_result
+
+
+def report_warning(report: Callable[[FitProgress], None]) -> Callable[[str], None]:
+    return lambda message: report(FitProgress("fonts", message))
+
+
+def _check_labels(crops: list[LabelledCrop], charset: Charset) -> None:
+    for crop in crops:
+        if unknown := charset.missing(crop.label.replace(" ", "")):
+            raise UserError(f"{crop.name}: label {crop.label!r} has {''.join(sorted(unknown))!r}, "
+                            f"outside the charset {charset.chars!r} (pass --charset)")
+
+
+def _split_holdout(crops: list[LabelledCrop], holdout: Path | str | None,
+                   rng: np.random.Generator) -> tuple[list[LabelledCrop], list[LabelledCrop]]:
+    """With enough crops and no holdout folder, a fifth is kept aside to measure on."""
+    if holdout is not None or len(crops) < SPLIT_HOLDOUT_FROM:
+        return crops, []
+    order = rng.permutation(len(crops))
+    cut = len(crops) // 5
+    return [crops[i] for i in order[cut:]], [crops[i] for i in order[:cut]]
+
+
+def _check_enough(bank: GlyphBank, charset: Charset) -> None:
+    usable = len(bank.crops)
+    if usable >= MIN_USABLE_CROPS:
+        return
+    absent = "".join(sorted(bank.missing(charset.chars)))
+    wanted = f", ideally showing {absent!r}" if absent else ""
+    raise UserError(f"only {usable} usable crop(s); add at least {MIN_USABLE_CROPS - usable} more "
+                    f"labelled crop(s){wanted}")
+
+
+def _preprocessed(preprocess: Preprocess, image: np.ndarray) -> np.ndarray:
+    return np.round(preprocess(image) * 255).astype(np.uint8)
+
+
+def _as_labelled(crops: Sequence[LabelledCrop]) -> LabelledImages:
+    from PIL import Image
+
+    return LabelledImages([Image.fromarray(c.image) for c in crops], [c.label for c in crops],
+                          [Path(c.name) for c in crops])
+
+
+def _synthetic_check(configs: dict[str, GeneratorConfig], bank: GlyphBank, seed: int) -> LabelledImages:
+    """Unseen bank renders (a seed apart from training) in the clean and thresholded looks."""
+    data = LabelledImages()
+    for offset, name in enumerate(("bank (crop colours)", "bank (thresholded)")):
+        generator = TextImageGenerator(replace(configs[name], seed=seed + 7919 + offset), [bank])
+        for index in range(SYNTHETIC_CHECK_SIZE // 2):
+            image, label = generator.sample_at(index)
+            data.images.append(image)
+            data.labels.append(label)
+            data.paths.append(Path(f"synthetic/{label}_{offset}{index:03d}.png"))
+    return data
+
+
+def _pixels(data: LabelledImages) -> list[np.ndarray]:
+    return [np.asarray(image) for image in data.images]
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#" + "".join(f"{int(v):02x}" for v in rgb)
+

@@ -1,0 +1,130 @@
+"""Model folders: `model.safetensors` + `model.json`, written atomically, loaded without unpickling."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from digitocr import __version__
+from digitocr.charset import Charset
+from digitocr.errors import UserError
+from digitocr.models import ARCHITECTURES, build_model
+from digitocr.preprocess import Preprocess
+
+WEIGHTS_FILE = "model.safetensors"
+META_FILE = "model.json"
+FORMAT = "digitocr-model/1"
+
+
+@dataclass
+class LoadedModel:
+    """A network ready for inference plus what model.json says about it."""
+
+    model: nn.Module
+    charset: Charset
+    preprocess: Preprocess
+    meta: dict[str, Any]
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; on success it replaces `path` in one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
+def architecture_name(model: nn.Module) -> str:
+    for name, cls in ARCHITECTURES.items():
+        if type(model) is cls:
+            return name
+    raise ValueError(f"{type(model).__name__} is not a registered architecture")
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Save tensors as safetensors, atomically (contiguous copies, as safetensors requires)."""
+    with atomic_path(path) as temporary:
+        save_file({name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()},
+                  str(temporary))
+
+
+def save_model(folder: Path | str, model: nn.Module, meta: dict[str, Any]) -> Path:
+    """Write the weights and model.json (architecture and its options, plus `meta`) into `folder`.
+
+    `meta` must hold `charset` (a string) and `preprocess` (a Preprocess mapping); anything else
+    (training configuration, final metrics) is kept as given.
+    """
+    folder = Path(folder)
+    document = {
+        "format": FORMAT,
+        "digitocr_version": __version__,
+        "architecture": architecture_name(model),
+        "architecture_options": model.config,
+        "input_height": model.config["height"],
+        **meta,
+    }
+    save_tensors(folder / WEIGHTS_FILE, model.state_dict())
+    write_text_atomically(folder / META_FILE, json.dumps(document, indent=2, sort_keys=False) + "\n")
+    return folder
+
+
+def read_meta(folder: Path | str) -> dict[str, Any]:
+    """model.json of a model folder, checked for the fields a reader needs."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"no model folder at {folder}")
+    for name in (META_FILE, WEIGHTS_FILE):
+        if not (folder / name).is_file():
+            raise UserError(f"{folder} is not a model folder: {name} is missing")
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{folder / META_FILE} is not valid JSON: {error}") from None
+    missing = {"architecture", "architecture_options", "charset", "preprocess"} - set(meta)
+    if missing:
+        raise UserError(f"{folder / META_FILE} lacks {', '.join(sorted(missing))}")
+    return meta
+
+
+def load_model(folder: Path | str, expected_charset: str | None = None) -> LoadedModel:
+    """Load a model folder for inference (eval mode, CPU). Never unpickles anything."""
+    folder = Path(folder)
+    meta = read_meta(folder)
+    charset = Charset(meta["charset"])
+    if expected_charset is not None and expected_charset != charset.chars:
+        raise UserError(f"the model in {folder} reads {charset.chars!r}, not {expected_charset!r}")
+    model = build_model(meta["architecture"], charset.num_classes, **meta["architecture_options"])
+    try:
+        state = load_file(str(folder / WEIGHTS_FILE))
+    except (SafetensorError, OSError) as error:
+        raise UserError(f"cannot read {folder / WEIGHTS_FILE}: {error}") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        raise UserError(f"{folder / WEIGHTS_FILE} does not match model.json (architecture "
+                        f"{meta['architecture']!r}, charset {charset.chars!r} of {len(charset.chars)} "
+                        "characters)") from None
+    model.eval()
+    return LoadedModel(model, charset, Preprocess.from_mapping(meta["preprocess"]), meta)

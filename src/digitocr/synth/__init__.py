@@ -1,0 +1,1 @@
+"""Synthetic training images: glyph sources (fonts, banks), rendering, effects and the generator."""

@@ -1,0 +1,124 @@
+"""Font matching: which installed fonts draw the bank's characters most alike.
+
+Each glyph is cut to its ink, fitted into a square keeping its aspect (so a wide geometric face and
+a condensed one differ), softened, and compared by soft IoU after small shifts; a font's score is
+the mean over the characters the bank holds. The best fonts fill the bank's missing characters and
+join the training mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from digitocr.synth.fonts import GlyphSource
+from digitocr.synth.glyphs import Glyph, GlyphBank
+
+BOX = 32  # side of the square glyphs are compared in
+RENDER_HEIGHT = 64  # fonts are drawn large, then reduced to BOX like the bank's glyphs
+MAX_SHIFT = 2
+
+
+@dataclass(frozen=True)
+class FontMatch:
+    """How close one font came: the mean score and the score of each compared character."""
+
+    source: GlyphSource
+    score: float
+    per_char: dict[str, float]
+
+
+def normalise_glyph(mask: np.ndarray) -> np.ndarray:
+    """Ink-tight glyph fitted into a BOX square keeping its aspect, centred, softened; float32."""
+    binary = mask >= 96
+    rows, cols = np.flatnonzero(binary.any(axis=1)), np.flatnonzero(binary.any(axis=0))
+    square = np.zeros((BOX, BOX), np.float32)
+    if rows.size == 0:
+        return square
+    ink = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32) / 255.0
+    inner = BOX - 4
+    factor = inner / max(ink.shape)
+    width, height = max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor))
+    interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(ink, (width, height), interpolation=interpolation)
+    top, left = (BOX - height) // 2, (BOX - width) // 2
+    square[top : top + height, left : left + width] = resized
+    return cv2.GaussianBlur(square, (0, 0), 1.0)
+
+
+def glyph_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Best soft IoU (sum of minima over sum of maxima) of two normalised glyphs over small shifts."""
+    best = 0.0
+    for dy in range(-MAX_SHIFT, MAX_SHIFT + 1):
+        for dx in range(-MAX_SHIFT, MAX_SHIFT + 1):
+            shifted = np.roll(b, (dy, dx), axis=(0, 1))
+            union = float(np.maximum(a, shifted).sum())
+            if union > 0:
+                best = max(best, float(np.minimum(a, shifted).sum()) / union)
+    return best
+
+
+def rank_fonts(bank: GlyphBank, fonts: Sequence[GlyphSource], rng: np.random.Generator) -> list[FontMatch]:
+    """Fonts sorted best first by similarity over the bank's characters they can draw.
+
+    A font lacking some of the bank's characters is scored on the rest, scaled by the share it
+    covers, so a font with one lucky glyph does not outrank a complete one.
+    """
+    references = {
+        char: [normalise_glyph(g.mask) for g in instances] for char, instances in bank.glyphs.items()
+    }
+    matches = []
+    for font in fonts:
+        drawable = [c for c in references if c not in font.missing(c)]
+        per_char = {}
+        for char in drawable:
+            candidate = normalise_glyph(font.render(char, RENDER_HEIGHT, 0.0, rng))
+            per_char[char] = float(np.mean([glyph_similarity(r, candidate) for r in references[char]]))
+        coverage = len(per_char) / max(1, len(references))
+        score = float(np.mean(list(per_char.values()))) * coverage if per_char else 0.0
+        matches.append(FontMatch(font, score, per_char))
+    return sorted(matches, key=lambda m: m.score, reverse=True)
+
+
+def fill_missing(bank: GlyphBank, chars: str, matches: Sequence[FontMatch],
+                 rng: np.random.Generator) -> GlyphBank:
+    """A bank that also draws `chars` it lacks, taken from the best-matching font that has them.
+
+    The borrowed glyph is scaled so that a character the bank does hold (drawn by the same font)
+    comes out at the bank's line height, and keeps its place in the font's line box, so sizes and
+    vertical positions agree with the real glyphs.
+    """
+    missing = sorted(bank.missing(chars))
+    if not missing:
+        return bank
+    reference = max(bank.glyphs, key=lambda c: len(bank.glyphs[c]))
+    glyphs = {char: list(instances) for char, instances in bank.glyphs.items()}
+    for char in missing:
+        font = next((m.source for m in matches if not m.source.missing(char + reference)), None)
+        if font is None:
+            continue
+        glyphs[char] = [_borrow(font, char, reference, bank, rng)]
+    return GlyphBank(glyphs, bank.style, f"{bank.name}+fonts", bank.rejected, bank.crops)
+
+
+def _borrow(font: GlyphSource, char: str, reference: str, bank: GlyphBank,
+            rng: np.random.Generator) -> Glyph:
+    line_height = round(bank.style.glyph_height)
+    reference_rows = _ink_rows(font.render(reference, RENDER_HEIGHT, 0.0, rng))
+    drawn = font.render(char, RENDER_HEIGHT, 0.0, rng)
+    rows = _ink_rows(drawn)
+    factor = line_height / max(1, reference_rows[1] - reference_rows[0])
+    cols = np.flatnonzero((drawn >= 96).any(axis=0))
+    ink = drawn[rows[0] : rows[1], cols[0] : cols[-1] + 1]
+    size = (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
+    mask = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
+    top = max(0, round((rows[0] - reference_rows[0]) * factor))
+    return Glyph(char, mask, top, line_height, f"font:{font.name}")
+
+
+def _ink_rows(mask: np.ndarray) -> tuple[int, int]:
+    rows = np.flatnonzero((mask >= 96).any(axis=1))
+    return (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, mask.shape[0])

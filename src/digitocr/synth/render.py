@@ -1,0 +1,169 @@
+"""Turning a text mask into a picture: distortion, placement (scale, skew, padding), backgrounds, ink.
+
+Placement is one affine warp from the rendered mask straight into the final canvas (scale, rotation,
+stretch and sub-pixel offset together), which keeps a sample to a fraction of a millisecond.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import ImageColor
+
+from digitocr.errors import UserError
+
+BACKGROUND_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
+NOISE_MEAN, NOISE_SIGMA = 235.0, 10.0  # TRDG's gaussian-noise background
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601-2, as PIL's convert("L")
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    """An RGB colour from '#rrggbb', '#rgb', a CSS name, or a gray level 0-255."""
+    text = text.strip()
+    if text.isdigit() and int(text) <= 255:
+        return (int(text),) * 3
+    try:
+        rgb = ImageColor.getrgb(text)
+    except ValueError as error:
+        raise UserError(f"not a colour: {text!r} (use #rrggbb, a colour name or a gray level)") from error
+    return rgb[:3]
+
+
+def draw_color(color_range: tuple[str, str], rng: np.random.Generator) -> np.ndarray:
+    """A colour drawn channel by channel between the range's two ends (TRDG's `-tc A,B`)."""
+    low, high = (np.array(parse_color(end), np.float32) for end in color_range)
+    return np.floor(low + rng.random(3, dtype=np.float32) * (high - low + 1)).clip(0, 255)
+
+
+def as_channels(rgb: np.ndarray, channels: int) -> np.ndarray:
+    """An RGB colour as 1 (luma) or 3 channel values."""
+    return np.array([float(rgb @ LUMA)], np.float32) if channels == 1 else rgb
+
+
+def distort(mask: np.ndarray, kind: str, vertical: bool, horizontal: bool,
+            rng: np.random.Generator) -> np.ndarray:
+    """TRDG's distortions: shift every column (vertical) and/or row (horizontal) by a sine, cosine or
+    random offset of at most sqrt(height) pixels."""
+    if kind == "none" or not (vertical or horizontal):
+        return mask
+    height, width = mask.shape
+    max_offset = int(height ** 0.5)
+
+    def offsets(count: int) -> np.ndarray:
+        if kind == "random":
+            return rng.integers(0, max_offset + 1, count)
+        wave = np.sin if kind == "sine" else np.cos
+        return (wave(np.radians(np.arange(count))) * max_offset).astype(np.int64)
+
+    grow_y = 2 * max_offset if vertical else 0
+    grow_x = 2 * max_offset if horizontal else 0
+    rows = np.arange(height)[:, None] + grow_y // 2
+    cols = np.arange(width)[None, :] + grow_x // 2
+    if vertical:
+        rows = rows + offsets(width)[None, :]
+    if horizontal:
+        cols = cols + offsets(height)[:, None]
+    out = np.zeros((height + grow_y, width + grow_x), np.uint8)
+    out[np.broadcast_to(rows, mask.shape), np.broadcast_to(cols, mask.shape)] = mask
+    return out
+
+
+def crop_to_ink(mask: np.ndarray) -> np.ndarray:
+    """The mask cropped to its inked rows and columns (unchanged when it has no ink)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return mask
+    return mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the text goes: canvas size and the box (x, y, width, height) the text fills."""
+
+    canvas_width: int
+    canvas_height: int
+    x: float
+    y: float
+    text_width: float
+    text_height: float
+    scale: float
+
+
+def text_extent(width: float, height: float, angle: float) -> tuple[float, float]:
+    """Bounding box of a width x height rectangle rotated by `angle` degrees."""
+    radians = math.radians(angle)
+    cos, sin = abs(math.cos(radians)), abs(math.sin(radians))
+    return width * cos + height * sin, width * sin + height * cos
+
+
+def warp_into(mask: np.ndarray, layout: Layout, angle: float, stretch: float) -> np.ndarray:
+    """The mask scaled, stretched, rotated (counter-clockwise, as PIL) and placed into the canvas box."""
+    scale = layout.scale
+    if scale < 0.7:  # shrink with area averaging first: a bilinear warp alone would alias
+        mask = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        scale = 1.0
+    radians = math.radians(angle)
+    cos, sin = math.cos(radians), math.sin(radians)
+    linear = scale * np.array([[cos * stretch, sin], [-sin * stretch, cos]], np.float64)
+    source_centre = np.array([(mask.shape[1] - 1) / 2, (mask.shape[0] - 1) / 2])
+    target_centre = np.array([layout.x + layout.text_width / 2 - 0.5, layout.y + layout.text_height / 2 - 0.5])
+    matrix = np.hstack([linear, (target_centre - linear @ source_centre)[:, None]])
+    return cv2.warpAffine(mask, matrix, (layout.canvas_width, layout.canvas_height),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def quasicrystal(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """TRDG's quasicrystal pattern (vectorised): a sum of rotated plane waves, as gray levels."""
+    frequency = rng.random() * 30 + 20
+    phase = rng.random() * 2 * math.pi
+    rotations = int(rng.integers(10, 21))
+    y, x = np.meshgrid(np.linspace(-2 * math.pi, 2 * math.pi, height),
+                       np.linspace(-2 * math.pi, 2 * math.pi, width), indexing="ij")
+    radius, base_angle = np.hypot(x, y), np.arctan2(y, x)
+    z = sum(np.cos(radius * np.sin(base_angle + i * 2 * math.pi / rotations) * frequency + phase)
+            for i in range(rotations))
+    return np.clip(255 - np.round(255 * z / rotations), 0, 255).astype(np.float32)
+
+
+class BackgroundImages:
+    """Pictures from a folder, cropped at random to the canvas (TRDG's `-b 3 -id DIR`)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.paths = sorted(path for path in self.folder.rglob("*")
+                            if path.suffix.lower() in BACKGROUND_IMAGE_SUFFIXES)
+        if not self.paths:
+            raise UserError(f"no background images ({', '.join(sorted(BACKGROUND_IMAGE_SUFFIXES))}) "
+                            f"in {self.folder}")
+        self._decoded: dict[Path, np.ndarray] = {}
+
+    def _image(self, path: Path) -> np.ndarray:
+        image = self._decoded.get(path)
+        if image is None:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise UserError(f"cannot read background image {path}")
+            image = image[:, :, ::-1].astype(np.float32)  # BGR to RGB
+            if len(self._decoded) < 256:
+                self._decoded[path] = image
+        return image
+
+    def crop(self, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+        image = self._image(self.paths[int(rng.integers(len(self.paths)))])
+        grow = max(height / image.shape[0], width / image.shape[1])
+        if grow > 1:
+            image = cv2.resize(image, (math.ceil(image.shape[1] * grow), math.ceil(image.shape[0] * grow)))
+        top = int(rng.integers(image.shape[0] - height + 1))
+        left = int(rng.integers(image.shape[1] - width + 1))
+        return image[top:top + height, left:left + width]
+
+
+def composite(background: np.ndarray, coverage: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """Ink of colour `ink` laid over `background` (H, W, C float32) with the mask as its coverage."""
+    alpha = coverage.astype(np.float32)[:, :, None] * np.float32(1 / 255)
+    return background + alpha * (ink - background)

@@ -1,0 +1,430 @@
+"""The training loop: CTC on batches from weighted sources, validation, best/last models, exact resume.
+
+A run folder holds `best/` and `last/` (model folders), `log.csv` (one row per epoch, the seed's
+columns), `curves.png` and `state.safetensors`: weights, optimizer, position in the stream, RNG and
+history in one file (tensors plus JSON metadata), so a resumed run continues exactly where it stopped
+and a kill can never leave half a state behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from digitocr import __version__
+from digitocr.charset import DIGITS, Charset
+from digitocr.data import Augment, BatchMaker, BatchStream, FolderSource, batches_per_epoch
+from digitocr.errors import UserError
+from digitocr.metrics import character_accuracy, word_accuracy
+from digitocr.modelio import atomic_path, save_model, write_text_atomically
+from digitocr.models import build_model, pad_batch
+from digitocr.preprocess import Preprocess
+
+LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "train_ca", "val_ca", "train_wa", "val_wa"]
+MONITORS = ("val_wa", "val_ca", "val_loss")
+SCHEDULES = ("onecycle", "cosine", "constant")
+OPTIMIZERS = ("adam", "adamw")
+STATE_FILE = "state.safetensors"
+SYNTHETIC_EPOCH_SIZE = 5000
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a run (the seed edited most of these by hand in train.py)."""
+
+    run_dir: Path
+    architecture: str = "tiny"
+    charset: str = DIGITS
+    preprocess: Preprocess = field(default_factory=Preprocess)
+    epochs: int = 10
+    steps: int | None = None            # stop after this many optimizer steps in all
+    time_limit: float | None = None     # seconds for this invocation
+    epoch_size: int | None = None       # samples per epoch; default: the folder data, or 5000 synthetic
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    schedule: str = "onecycle"
+    warmup: float = 0.1                 # onecycle: fraction of the run spent warming up
+    grad_clip: float | None = 5.0
+    patience: int | None = None         # early stopping: epochs without improvement
+    monitor: str = "val_wa"
+    force_save: bool = False            # the seed's flag: write best/ every epoch even when not better
+    curriculum_epochs: int = 0
+    augment: Augment | None = field(default_factory=Augment)
+    seed: int = 0
+    workers: int = 1                    # background processes building batches
+    threads: int | None = None
+    device: str = "auto"
+    resume: bool = False
+    overwrite: bool = False
+    max_bad_batches: int = 20           # NaN/inf losses in a row before giving up
+    data: dict[str, Any] = field(default_factory=dict)  # the DataSpec mapping, so --resume can rebuild it
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+        checks = [
+            (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.monitor in MONITORS, f"--monitor must be one of {', '.join(MONITORS)}"),
+            (self.lr > 0 and math.isfinite(self.lr), "--lr must be a positive number"),
+            (self.batch_size > 0, "--batch-size must be positive"),
+            (self.epochs > 0, "--epochs must be positive"),
+            (self.steps is None or self.steps > 0, "--steps must be positive"),
+            (self.time_limit is None or self.time_limit > 0, "--time-limit must be positive"),
+            (self.workers >= 0, "--workers cannot be negative"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+
+    def to_mapping(self) -> dict[str, Any]:
+        mapping = asdict(self)
+        mapping["run_dir"] = str(self.run_dir)
+        mapping["preprocess"] = self.preprocess.to_mapping()
+        return mapping
+
+
+@dataclass
+class TrainProgress:
+    """What the loop reports: after every step (`kind="step"`) and every validation (`kind="epoch"`)."""
+
+    kind: str
+    epoch: int
+    batch: int
+    batches_per_epoch: int
+    step: int
+    loss: float
+    lr: float
+    row: dict[str, float] | None = None
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_dir: Path
+    last_dir: Path
+    log_path: Path
+    curves_path: Path
+    history: list[dict[str, float]]
+    steps: int
+    stopped_because: str
+    skipped_batches: int
+    images_per_second: float
+
+
+@dataclass
+class _Position:
+    """Where the run is: everything besides tensors that resuming needs."""
+
+    batch_number: int = 0       # global batch number of the next batch
+    step: int = 0
+    best: float | None = None
+    epochs_without_improvement: int = 0
+    skipped_batches: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    epoch_sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("loss", "ca", "wa", "n"), 0.0))
+
+
+def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_source: FolderSource,
+          on_progress: Callable[[TrainProgress], None] | None = None) -> TrainResult:
+    """Train `config.architecture` on the weighted sources, validating on `val_source` every epoch."""
+    if len(val_source) == 0:
+        raise UserError("the validation set is empty")
+    charset = Charset(config.charset)
+    device = _pick_device(config.device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    model = build_model(config.architecture, charset.num_classes, height=config.preprocess.height).to(device)
+    model = model.to(memory_format=torch.channels_last)
+    optimizer = _make_optimizer(config, model)
+    position = _Position()
+    state_path = config.run_dir / STATE_FILE
+    if config.resume:
+        position = _load_state(state_path, config, model, optimizer)
+    elif state_path.exists() and not config.overwrite:
+        raise UserError(f"{config.run_dir} already holds a run: --resume it, or pass --overwrite")
+    folder_size = sum(len(source) for source, _ in train_sources if isinstance(source, FolderSource))
+    epoch_size = config.epoch_size or folder_size or SYNTHETIC_EPOCH_SIZE
+    per_epoch = batches_per_epoch(epoch_size, config.batch_size)
+    total_steps = min(config.epochs * per_epoch, config.steps or math.inf)
+    maker = BatchMaker([source for source, _ in train_sources], [weight for _, weight in train_sources],
+                       config.batch_size, config.seed, config.augment, config.curriculum_epochs)
+    ctc = nn.CTCLoss(blank=0, reduction="mean", zero_infinity=False)
+    started = time.monotonic()
+    images_seen = 0
+    stopped_because = "epochs"
+    bad_in_a_row = 0
+    with BatchStream(maker, per_epoch, position.batch_number, config.workers) as stream:
+        for epoch, index, batch in stream:
+            if position.batch_number >= config.epochs * per_epoch:
+                break
+            if config.steps is not None and position.step >= config.steps:
+                stopped_because = "steps"
+                break
+            elapsed = time.monotonic() - started
+            if config.time_limit is not None and elapsed >= config.time_limit:
+                stopped_because = "time limit"
+                break
+            progress = max(position.step / total_steps, elapsed / config.time_limit if config.time_limit else 0)
+            lr = _learning_rate(config, progress)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss, predictions = _train_step(model, optimizer, ctc, batch, charset, device, config.grad_clip)
+            position.batch_number += 1
+            images_seen += len(batch.labels)
+            if loss is None:
+                position.skipped_batches += 1
+                bad_in_a_row += 1
+                if bad_in_a_row >= config.max_bad_batches:
+                    raise UserError(f"the loss was NaN or infinite in {bad_in_a_row} batches in a row: the "
+                                    f"learning rate ({config.lr:g}) is probably too high; try --lr "
+                                    f"{config.lr / 10:g}")
+            else:
+                bad_in_a_row = 0
+                position.step += 1
+                sums = position.epoch_sums
+                sums["loss"] += loss * len(batch.labels)
+                sums["ca"] += character_accuracy(predictions, batch.labels) * len(batch.labels)
+                sums["wa"] += word_accuracy(predictions, batch.labels) * len(batch.labels)
+                sums["n"] += len(batch.labels)
+            if on_progress:
+                on_progress(TrainProgress("step", epoch, index + 1, per_epoch, position.step,
+                                          loss if loss is not None else math.nan, lr))
+            if index + 1 == per_epoch and _end_epoch(config, epoch + 1, model, optimizer, ctc, val_source,
+                                                     charset, device, position, per_epoch, on_progress):
+                stopped_because = "early stopping"
+                break
+    if position.epoch_sums["n"]:  # stopped inside an epoch: validate and save what it reached
+        _end_epoch(config, position.batch_number / per_epoch, model, optimizer, ctc, val_source, charset,
+                   device, position, per_epoch, on_progress)
+    curves_path = config.run_dir / "curves.png"
+    plot_curves(position.history, curves_path)
+    seconds = time.monotonic() - started
+    return TrainResult(config.run_dir, config.run_dir / "best", config.run_dir / "last",
+                       config.run_dir / "log.csv", curves_path, position.history, position.step,
+                       stopped_because, position.skipped_batches, images_seen / max(seconds, 1e-9))
+
+
+def _pick_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(requested)
+    except RuntimeError as error:
+        raise UserError(f"bad --device {requested!r}: {error}") from None
+
+
+def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return kind(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _learning_rate(config: TrainConfig, progress: float) -> float:
+    """The schedule as a function of how far the run is (0..1 of its steps, epochs or time)."""
+    progress = min(max(progress, 0.0), 1.0)
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule == "cosine":
+        return config.lr * max(_cosine(progress), 1e-3)
+    if progress < config.warmup:  # onecycle: warm up from lr/25, then anneal to lr/1000
+        return config.lr * (0.04 + 0.96 * progress / config.warmup)
+    return config.lr * max(_cosine((progress - config.warmup) / (1 - config.warmup)), 1e-3)
+
+
+def _cosine(fraction: float) -> float:
+    return 0.5 * (1 + math.cos(math.pi * fraction))
+
+
+def ctc_min_widths(labels: list[str], factor: int = 4) -> list[int]:
+    """The width each crop needs so CTC has a frame per character plus one between repeats."""
+    return [factor * (len(label) + sum(a == b for a, b in itertools.pairwise(label)) + 1) for label in labels]
+
+
+def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, ctc: nn.CTCLoss, batch: Any,
+                charset: Charset, device: torch.device, grad_clip: float | None
+                ) -> tuple[float | None, list[str]]:
+    """One optimizer step; returns (None, []) and leaves the weights alone when loss or gradient is not finite."""
+    model.train()
+    images, widths = pad_batch(batch.crops, ctc_min_widths(batch.labels))
+    targets = torch.tensor([c for label in batch.labels for c in charset.encode(label)], dtype=torch.long)
+    target_lengths = torch.tensor([len(label) for label in batch.labels], dtype=torch.long)
+    log_probs = model(images.to(device))
+    input_lengths = model.output_lengths(widths).clamp(max=log_probs.shape[0])
+    loss = ctc(log_probs.float(), targets, input_lengths, target_lengths)
+    optimizer.zero_grad(set_to_none=True)
+    if not torch.isfinite(loss):
+        return None, []
+    loss.backward()
+    norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip else math.inf)
+    if not torch.isfinite(norm):
+        optimizer.zero_grad(set_to_none=True)
+        return None, []
+    optimizer.step()
+    decoded = charset.decode_greedy(log_probs.detach().cpu().numpy(), input_lengths.numpy())
+    return float(loss), [text for text, _ in decoded]
+
+
+@torch.inference_mode()
+def validate(model: nn.Module, ctc: nn.CTCLoss, data: FolderSource, charset: Charset,
+             device: torch.device, batch_size: int = 256) -> dict[str, float]:
+    """val_loss, val_ca and val_wa of the model on preprocessed crops."""
+    model.eval()
+    order = sorted(range(len(data)), key=lambda i: data.images[i].shape[1])  # similar widths pad less
+    predictions: dict[int, str] = {}
+    loss_sum = 0.0
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        labels = [data.labels[i] for i in chunk]
+        images, widths = pad_batch([data.images[i] for i in chunk], ctc_min_widths(labels))
+        log_probs = model(images.to(device)).float()
+        lengths = model.output_lengths(widths).clamp(max=log_probs.shape[0])
+        targets = torch.tensor([c for label in labels for c in charset.encode(label)], dtype=torch.long)
+        loss = ctc(log_probs, targets, lengths, torch.tensor([len(label) for label in labels]))
+        loss_sum += float(loss) * len(chunk) if torch.isfinite(loss) else math.inf
+        for i, (text, _) in zip(chunk, charset.decode_greedy(log_probs.cpu().numpy(), lengths.numpy())):
+            predictions[i] = text
+    texts = [predictions[i] for i in range(len(data))]
+    return {"val_loss": loss_sum / len(data), "val_ca": character_accuracy(texts, data.labels),
+            "val_wa": word_accuracy(texts, data.labels)}
+
+
+def _end_epoch(config: TrainConfig, epoch: float, model: nn.Module, optimizer: torch.optim.Optimizer,
+               ctc: nn.CTCLoss, val_source: FolderSource, charset: Charset, device: torch.device,
+               position: _Position, per_epoch: int,
+               on_progress: Callable[[TrainProgress], None] | None) -> bool:
+    """Validate, log, save last/ (and best/ when better), save the state; True when early stopping says stop."""
+    sums = position.epoch_sums
+    count = max(sums["n"], 1)
+    row = {"epoch": round(epoch, 3), "train_loss": sums["loss"] / count,
+           "train_ca": sums["ca"] / count, "train_wa": sums["wa"] / count}
+    row.update(validate(model, ctc, val_source, charset, device))
+    row = {column: row[column] for column in LOG_COLUMNS}
+    position.history = [old for old in position.history if old["epoch"] != row["epoch"]] + [row]
+    position.epoch_sums = dict.fromkeys(sums, 0.0)
+    meta = {"charset": charset.chars, "preprocess": config.preprocess.to_mapping(),
+            "training": config.to_mapping(), "metrics": row}
+    save_model(config.run_dir / "last", model, meta)
+    value = row[config.monitor]
+    improved = position.best is None or (value < position.best if config.monitor == "val_loss"
+                                         else value > position.best)
+    if improved:
+        position.best = value
+        position.epochs_without_improvement = 0
+    else:
+        position.epochs_without_improvement += 1
+    if improved or config.force_save:
+        save_model(config.run_dir / "best", model, meta)
+    write_log(position.history, config.run_dir / "log.csv")
+    _save_state(config.run_dir / STATE_FILE, config, model, optimizer, position)
+    if on_progress:
+        on_progress(TrainProgress("epoch", math.ceil(epoch) - 1, per_epoch, per_epoch, position.step,
+                                  row["train_loss"], optimizer.param_groups[0]["lr"], row))
+    return config.patience is not None and position.epochs_without_improvement >= config.patience
+
+
+def write_log(history: list[dict[str, float]], path: Path) -> None:
+    """The per-epoch CSV log with the seed's columns, rewritten atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({key: f"{value:.4f}" if key != "epoch" else f"{value:g}" for key, value in row.items()})
+    write_text_atomically(path, buffer.getvalue())
+
+
+def plot_curves(history: list[dict[str, float]], path: Path) -> None:
+    """Loss, CA and WA per epoch, train against validation, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    figure, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    for axis, metric, title in zip(axes, ("loss", "ca", "wa"), ("CTC loss", "Character Accuracy", "Word Accuracy")):
+        for split in ("train", "val"):
+            axis.plot(epochs, [row[f"{split}_{metric}"] for row in history], marker=".", label=split)
+        axis.set_title(title)
+        axis.set_xlabel("epoch")
+        axis.legend()
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
+    plt.close(figure)
+
+
+# --- resume state ---------------------------------------------------------------------------------
+
+RESUME_MUST_MATCH = ("architecture", "charset", "batch_size", "seed", "epoch_size", "preprocess")
+
+
+def _save_state(path: Path, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+                position: _Position) -> None:
+    tensors = {f"model.{name}": value for name, value in model.state_dict().items()}
+    optimizer_state = optimizer.state_dict()
+    for index, values in optimizer_state["state"].items():
+        for key, value in values.items():
+            tensors[f"optimizer.{index}.{key}"] = value
+    tensors["rng.torch"] = torch.get_rng_state()
+    document = {
+        "digitocr_version": __version__,
+        "config": config.to_mapping(),
+        "position": asdict(position),
+        "optimizer_groups": optimizer_state["param_groups"],
+    }
+    with atomic_path(path) as temporary:
+        save_file({name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()},
+                  str(temporary), metadata={"state": json.dumps(document)})
+
+
+def _load_state(path: Path, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
+                ) -> _Position:
+    if not path.is_file():
+        raise UserError(f"nothing to resume: {path} does not exist")
+    with safe_open(str(path), framework="pt") as stored:
+        document = json.loads(stored.metadata()["state"])
+        tensors = {name: stored.get_tensor(name) for name in stored.keys()}  # noqa: SIM118
+    saved = document["config"]
+    current = config.to_mapping()
+    for key in RESUME_MUST_MATCH:
+        if saved[key] != current[key]:
+            raise UserError(f"cannot resume {config.run_dir}: its {key} was {saved[key]!r}, "
+                            f"now {current[key]!r}")
+    model.load_state_dict({name[len("model."):]: value for name, value in tensors.items()
+                           if name.startswith("model.")})
+    optimizer_state: dict[str, Any] = {"state": {}, "param_groups": document["optimizer_groups"]}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            optimizer_state["state"].setdefault(int(index), {})[key] = value
+    optimizer.load_state_dict(optimizer_state)
+    torch.set_rng_state(tensors["rng.torch"])
+    return _Position(**document["position"])
+
+
+def resume_config(run_dir: Path, **changes: Any) -> TrainConfig:
+    """The configuration a run was started with, with `changes` applied (e.g. more epochs)."""
+    path = Path(run_dir) / STATE_FILE
+    if not path.is_file():
+        raise UserError(f"nothing to resume: {path} does not exist")
+    with safe_open(str(path), framework="pt") as stored:
+        saved = json.loads(stored.metadata()["state"])["config"]
+    augment = saved["augment"]
+    saved.update(preprocess=Preprocess.from_mapping(saved["preprocess"]),
+                 augment=Augment(**augment) if augment else None)
+    return replace(TrainConfig(**saved), resume=True, **changes)
