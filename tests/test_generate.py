@@ -25,6 +25,10 @@ ONE_FONT = ["-ft", "roboto-mono"]
 CLEAN = [*ONE_FONT, "-b", "1", "-tc", "#000000"]  # black text on plain white: ink is easy to find
 
 
+def parse(flags: str) -> GeneratorConfig:
+    return parse_generator_args(flags.split())
+
+
 def generator(flags: str, *extra: str) -> TextImageGenerator:
     return TextImageGenerator(parse_generator_args([*flags.split(), *extra]))
 
@@ -230,8 +234,8 @@ def test_letters_and_symbols_pools() -> None:
 
 
 def test_config_mapping_round_trip_and_file(tmp_path: Path) -> None:
-    config = parse_generator_args("-rs -num -k 15 -rk -bl 2 -rbl -d 3 -do 2 -wd 100 -al 0 -m 1,2,3,4 "
-                                  "--threshold otsu --jpeg-quality 30-90 -tc #000,#888".split())
+    config = parse("-rs -num -k 15 -rk -bl 2 -rbl -d 3 -do 2 -wd 100 -al 0 -m 1,2,3,4 "
+                                  "--threshold otsu --jpeg-quality 30-90 -tc #000,#888")
     assert GeneratorConfig.from_mapping(config.to_mapping()) == config
     assert config.distortion == "random" and config.distortion_orientation == "both"
     assert config.alignment == "left" and config.margins == (1, 2, 3, 4) and config.width == 100
@@ -259,11 +263,11 @@ def test_sample_at_is_deterministic() -> None:
     for index in (0, 5, 1234):
         a, b = first.sample_at(index), second.sample_at(index)
         assert a[1] == b[1] and np.array_equal(np.asarray(a[0]), np.asarray(b[0]))
-    assert [label for _, label in zip(range(3), first)] == [first.sample_at(i)[1] for i in range(3)]
+    assert [label for _, (_, label) in zip(range(3), first)] == [first.sample_at(i)[1] for i in range(3)]
 
 
 def test_dataset_files_labels_and_manifest_agree(tmp_path: Path) -> None:
-    manifest = write_dataset(parse_generator_args("-rs -num -fi -im L -e png --seed 4".split()), tmp_path, 40)
+    manifest = write_dataset(parse("-rs -num -fi -im L -e png --seed 4"), tmp_path, 40)
     entries = read_manifest(manifest)
     assert len(entries) == 40
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([MANIFEST_NAME] + [n for n, _ in entries])
@@ -273,9 +277,8 @@ def test_dataset_files_labels_and_manifest_agree(tmp_path: Path) -> None:
         assert image.ndim == 2 and image.shape[0] == 32
 
 
-@pytest.mark.slow
 def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
-    config = parse_generator_args("-rs -num -w 1 -fi -im L -rk -k 5 -rbl -bl 1 -d 3 --seed 11".split())
+    config = parse("-rs -num -w 1 -fi -im L -rk -k 5 -rbl -bl 1 -d 3 --seed 11")
     one = write_dataset(config, tmp_path / "one", 60, workers=1)
     two = write_dataset(config, tmp_path / "two", 60, workers=2)
     assert one.read_bytes() == two.read_bytes()
@@ -283,14 +286,14 @@ def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
         assert (one.parent / name).read_bytes() == (two.parent / name).read_bytes()
 
 
-@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("workers", [1, 2])
 def test_interrupt_leaves_complete_files_listed_in_the_manifest(tmp_path: Path, workers: int) -> None:
     def interrupt_once(done: int, total: int) -> None:
         if done < total:
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
-        write_dataset(parse_generator_args("-rs -num --seed 1".split()), tmp_path, 5000, workers,
+        write_dataset(parse("-rs -num --seed 1"), tmp_path, 5000, workers,
                       on_progress=interrupt_once)
     names = {name for name, _ in read_manifest(tmp_path / MANIFEST_NAME)}
     on_disk = {path.name for path in tmp_path.iterdir()} - {MANIFEST_NAME}

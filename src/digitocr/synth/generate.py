@@ -627,6 +627,16 @@ def _write_chunk(indices: range) -> list[Entry]:
     return _write_samples(generator, output, indices, stop)
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers start from a clean process: a fork of a parent that already ran OpenCV's (or torch's)
+    thread pools can deadlock. The fork server pre-imports this module so workers start fast."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 @contextmanager
 def _interrupt_sets(stop: Any) -> Iterator[None]:
     """While active, Ctrl-C sets `stop` instead of raising, so every file in flight is finished."""
@@ -657,7 +667,7 @@ def write_dataset(config: GeneratorConfig, output_dir: str | Path, count: int, w
     chunk_size = max(16, min(256, count // (workers * 8) or 1))
     chunks = [range(start, min(start + chunk_size, count)) for start in range(0, count, chunk_size)]
     entries: list[Entry] = []
-    context = multiprocessing.get_context()
+    context = _worker_context()
     stop = context.Event() if workers > 1 else threading.Event()
     with _interrupt_sets(stop):
         if workers == 1:

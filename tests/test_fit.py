@@ -1,0 +1,88 @@
+"""`fit`: bad input is reported clearly; a few crops of an unseen face give a model that reads it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from digitocr.cli import main
+from digitocr.errors import UserError
+from digitocr.fit import fit
+from digitocr.synth.fonts import heldout_fonts
+from test_glyphs import TEXTS, crop_of, font_crops
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
+
+
+def write_crops(folder: Path, crops) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for crop in crops:
+        Image.fromarray(crop.image).save(folder / crop.name)
+    return folder
+
+
+def styled_crop(font, text: str, rng: np.random.Generator) -> np.ndarray:
+    """A distinctive display: green light-on-dark, soft, at about 14 px, with uneven margins."""
+    mask = font.render(text, 18, float(rng.uniform(0, 1.5)), rng)
+    pixels = crop_of(mask, (80, 255, 120), (10, 40, 20), pad=int(rng.integers(3, 8)))
+    return np.asarray(Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(0.6)))
+
+
+def test_label_outside_the_charset_is_named(tmp_path: Path) -> None:
+    font = heldout_fonts()[0]
+    crops = font_crops(font)
+    crops[0] = type(crops[0])("1a2_x.png", "1a2", crops[0].image)
+    with pytest.raises(UserError, match="1a2_x.png"):
+        fit(write_crops(tmp_path / "s", crops), tmp_path / "run", time_limit=60)
+
+
+def test_too_few_usable_crops_says_how_many_more(tmp_path: Path) -> None:
+    crops = font_crops(heldout_fonts()[0])[:1]
+    with pytest.raises(UserError, match="add at least 1 more"):
+        fit(write_crops(tmp_path / "s", crops), tmp_path / "run", time_limit=60)
+
+
+def test_character_with_neither_sample_nor_font(tmp_path: Path) -> None:
+    samples = write_crops(tmp_path / "s", font_crops(heldout_fonts()[0]))
+    with pytest.raises(UserError, match="no sample and no font for '\u2603'"):
+        fit(samples, tmp_path / "run", time_limit=60, charset="0123456789\u2603")
+
+
+@pytest.mark.slow
+def test_fit_on_six_crops_of_a_heldout_font_reads_it(tmp_path: Path) -> None:
+    font = next(f for f in heldout_fonts() if f.name == "titillium-web")
+    rng = np.random.default_rng(3)
+    samples, holdout = tmp_path / "samples", tmp_path / "holdout"
+    samples.mkdir()
+    holdout.mkdir()
+    for i, text in enumerate(TEXTS):
+        Image.fromarray(styled_crop(font, text, rng)).save(samples / f"{text}_{i}.png")
+    for i in range(100):
+        text = str(int(rng.integers(0, 10 ** int(rng.integers(1, 5)))))
+        Image.fromarray(styled_crop(font, text, rng)).save(holdout / f"{text}_{i}.png")
+    result = fit(samples, tmp_path / "run", time_limit=75, holdout=holdout)
+    assert result.word_accuracy >= 0.99, result.evaluations
+    assert result.report_path.is_file()
+    assert (result.model_dir / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_fit_on_the_games_refined_crops_reads_raw_crops_and_screenshot(tmp_path: Path, capsys) -> None:
+    if not (REAL / "seed-refined").is_dir():
+        pytest.skip(f"{REAL} is absent")
+    from digitocr.reader import Reader
+
+    run = tmp_path / "run"
+    assert main(["fit", str(REAL / "seed-refined"), "-o", str(run), "--time-limit", "100",
+                 "--holdout", str(REAL / "seed-raw")]) == 0
+    out = capsys.readouterr().out
+    assert "Character Accuracy: 100.00" in out and "Word Accuracy: 1.00" in out
+    regions = json.loads((REAL / "seed-screens" / "regions.json").read_text())
+    reader = Reader(run / "best")
+    screenshot = Image.open(REAL / "seed-screens" / regions["image"])
+    for region in regions["regions"].values():
+        assert reader.read(screenshot, tuple(region["box"])).text == region["label"]

@@ -1,0 +1,104 @@
+"""Glyph banks: cutting labelled crops into glyphs, style, saving, drawing like a font."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitocr.errors import UserError
+from digitocr.synth.fonts import family_fonts, resolve_fonts
+from digitocr.synth.glyphs import LabelledCrop, build_bank, load_bank, read_labelled_folder
+from digitocr.synth.matching import glyph_similarity, normalise_glyph
+
+TEXTS = ("102", "151", "17", "36", "38", "49")
+
+
+@pytest.fixture(scope="module")
+def font():
+    return family_fonts(["roboto-mono"])[0]
+
+
+def crop_of(mask: np.ndarray, ink: tuple[int, int, int], background: tuple[int, int, int],
+            pad: int = 6) -> np.ndarray:
+    """An RGB crop of a coverage mask in the given colours, with margins."""
+    alpha = np.pad(mask, pad).astype(np.float32)[:, :, None] / 255.0
+    pixels = np.array(background, np.float32) * (1 - alpha) + np.array(ink, np.float32) * alpha
+    return np.round(pixels).astype(np.uint8)
+
+
+def font_crops(font, ink=(20, 20, 20), background=(240, 240, 240), height=24) -> list[LabelledCrop]:
+    rng = np.random.default_rng(0)
+    return [LabelledCrop(f"{text}_{i}.png", text, crop_of(font.render(text, height, 1.0, rng), ink, background))
+            for i, text in enumerate(TEXTS)]
+
+
+@pytest.mark.parametrize("colours", [((20, 20, 20), (240, 240, 240)), ((250, 250, 250), (10, 30, 60))],
+                         ids=["dark-on-light", "light-on-dark"])
+def test_bank_recovers_the_font_glyphs(font, colours) -> None:
+    bank = build_bank(font_crops(font, *colours))
+    assert bank.rejected == []
+    assert bank.chars == "0123456789"
+    assert bank.style.light_on_dark == (colours[0][0] > 128)
+    rng = np.random.default_rng(1)
+    for char, instances in bank.glyphs.items():
+        truth = normalise_glyph(font.render(char, 24, 0.0, rng))
+        for glyph in instances:
+            assert glyph_similarity(normalise_glyph(glyph.mask), truth) > 0.8, char
+    assert 10 <= bank.style.glyph_height <= 24
+    assert not bank.style.thresholded
+
+
+def test_crop_disagreeing_with_its_label_is_reported_by_name(font) -> None:
+    crops = font_crops(font)
+    crops[0] = LabelledCrop("1234_bad.png", "1234", crops[0].image)  # shows 102
+    bank = build_bank(crops)
+    assert [r.name for r in bank.rejected] == ["1234_bad.png"]
+    assert "1234" in bank.rejected[0].reason
+
+
+def test_no_usable_crop_is_a_user_error(font) -> None:
+    crop = font_crops(font)[0]
+    with pytest.raises(UserError, match="no crop could be cut"):
+        build_bank([LabelledCrop("9_x.png", "9", crop.image)])
+
+
+def test_broken_strokes_and_segments_make_one_glyph() -> None:
+    """Seven-segment digits are several components each; pieces overlapping in x are one glyph."""
+    image = np.full((30, 40, 3), 255, np.uint8)
+    for left in (4, 22):  # two "8"-like digits of five separate bars
+        image[4:6, left + 2:left + 10] = 0
+        image[14:16, left + 2:left + 10] = 0
+        image[24:26, left + 2:left + 10] = 0
+        image[6:13, left:left + 2] = 0
+        image[17:24, left + 10:left + 12] = 0
+    bank = build_bank([LabelledCrop("88_seg.png", "88", image)])
+    assert len(bank.glyphs["8"]) == 2
+
+
+def test_save_load_and_render_through_resolve_fonts(font, tmp_path: Path) -> None:
+    bank = build_bank(font_crops(font))
+    bank.save(tmp_path / "bank")
+    loaded = load_bank(tmp_path / "bank")
+    assert loaded.chars == bank.chars
+    assert loaded.style == bank.style
+    [source] = resolve_fonts([f"bank:{tmp_path / 'bank'}"], "0123456789", lambda message: None)
+    mask = source.render("2024", 40, 2.0, np.random.default_rng(0))
+    assert mask.dtype == np.uint8 and mask.shape[0] == 40 and mask.max() == 255
+    assert source.missing("0123456789x") == {"x"}
+
+
+def test_unreadable_image_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "12_a.png").write_bytes(b"not a png")
+    with pytest.raises(UserError, match="12_a.png"):
+        read_labelled_folder(tmp_path)
+
+
+def test_labels_tsv_is_read(font, tmp_path: Path) -> None:
+    crop = font_crops(font)[0]
+    Image.fromarray(crop.image).save(tmp_path / "a.png")
+    (tmp_path / "labels.tsv").write_text("a.png\t102\n", encoding="utf-8")
+    [read] = read_labelled_folder(tmp_path)
+    assert (read.name, read.label) == ("a.png", "102")
