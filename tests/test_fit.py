@@ -26,8 +26,8 @@ def write_crops(folder: Path, crops) -> Path:
 
 
 def styled_crop(font, text: str, rng: np.random.Generator) -> np.ndarray:
-    """A distinctive display: green light-on-dark, soft, at about 14 px, with uneven margins."""
-    mask = font.render(text, 18, float(rng.uniform(0, 1.5)), rng)
+    """A distinctive display: green light-on-dark, soft, at about 12 px, with uneven margins."""
+    mask = font.render(text, 26, float(rng.uniform(0, 1.5)), rng)
     pixels = crop_of(mask, (80, 255, 120), (10, 40, 20), pad=int(rng.integers(3, 8)))
     return np.asarray(Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(0.6)))
 
@@ -64,7 +64,7 @@ def test_fit_on_six_crops_of_a_heldout_font_reads_it(tmp_path: Path) -> None:
     for i in range(100):
         text = str(int(rng.integers(0, 10 ** int(rng.integers(1, 5)))))
         Image.fromarray(styled_crop(font, text, rng)).save(holdout / f"{text}_{i}.png")
-    result = fit(samples, tmp_path / "run", time_limit=75, holdout=holdout)
+    result = fit(samples, tmp_path / "run", time_limit=60, holdout=holdout)
     assert result.word_accuracy >= 0.99, result.evaluations
     assert result.report_path.is_file()
     assert (result.model_dir / "model.safetensors").is_file()
@@ -77,7 +77,7 @@ def test_fit_on_the_games_refined_crops_reads_raw_crops_and_screenshot(tmp_path:
     from digitocr.reader import Reader
 
     run = tmp_path / "run"
-    assert main(["fit", str(REAL / "seed-refined"), "-o", str(run), "--time-limit", "100",
+    assert main(["fit", str(REAL / "seed-refined"), "-o", str(run), "--time-limit", "80",
                  "--holdout", str(REAL / "seed-raw")]) == 0
     out = capsys.readouterr().out
     assert "Character Accuracy: 100.00" in out and "Word Accuracy: 1.00" in out

@@ -9,16 +9,21 @@ import pytest
 from PIL import Image
 
 from digitocr.errors import UserError
-from digitocr.synth.fonts import family_fonts, resolve_fonts
+from digitocr.synth.fonts import FontFile, installed_families, resolve_fonts
 from digitocr.synth.glyphs import LabelledCrop, build_bank, load_bank, read_labelled_folder
 from digitocr.synth.matching import glyph_similarity, normalise_glyph
 
 TEXTS = ("102", "151", "17", "36", "38", "49")
 
 
+def regular(family: str) -> FontFile:
+    """An installed family at one weight, so every rendering of a glyph has the same shape."""
+    return FontFile(installed_families()[family].primary, family, weight_range=(400.0, 400.0))
+
+
 @pytest.fixture(scope="module")
-def font():
-    return family_fonts(["roboto-mono"])[0]
+def font() -> FontFile:
+    return regular("roboto-mono")
 
 
 def crop_of(mask: np.ndarray, ink: tuple[int, int, int], background: tuple[int, int, int],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import queue
 import shlex
 from collections.abc import Iterator, Sequence
@@ -381,14 +382,12 @@ class BatchStream:
         self._queues: list[Any] = []
 
     def __enter__(self) -> Self:
-        # fork: the workers inherit the sources instead of re-importing the caller's main module
-        # (which spawn would do); they never touch torch, so its threads do not matter to them.
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        # spawn, not fork: a forked child deadlocks in OpenCV's thread pool once the parent has used it.
+        context = multiprocessing.get_context("spawn")
         for worker in range(self.workers):
             batches = context.Queue(maxsize=4)
             process = context.Process(target=_produce, daemon=True, args=(
-                self.maker, self.batches_per_epoch, self.start + worker, self.workers, batches))
+                self.maker, self.batches_per_epoch, self.start + worker, self.workers, batches, os.getpid()))
             process.start()
             self._queues.append(batches)
             self._processes.append(process)
@@ -427,15 +426,24 @@ class BatchStream:
             return item
 
 
-def _produce(maker: BatchMaker, batches_per_epoch: int, first: int, step: int, batches: Any) -> None:
+def _produce(maker: BatchMaker, batches_per_epoch: int, first: int, step: int, batches: Any, parent: int) -> None:
+    """Worker loop: build every `step`-th batch from `first` on; exit when the trainer is gone."""
     cv2.setNumThreads(1)
     number = first
     while True:
         epoch, index = divmod(number, batches_per_epoch)
         try:
-            batches.put(maker.make(epoch, index))
+            item: Batch | Exception = maker.make(epoch, index)
         except Exception as error:  # noqa: BLE001 - handed to the trainer, which re-raises it
-            batches.put(error)
+            item = error
+        while True:
+            try:
+                batches.put(item, timeout=1.0)
+                break
+            except queue.Full:
+                if os.getppid() != parent:  # the trainer was killed: do not linger
+                    return
+        if isinstance(item, Exception):
             return
         number += step
 

@@ -120,7 +120,7 @@ def synthetic_configs(style: BankStyle, charset: str, seed: int) -> dict[str, Ge
     margin = max(1, round((height - room) / 2))
     blur = max(0.6, 1.5 * style.edge_width)
     base = GeneratorConfig(
-        charset=charset, length=(1, 6), height=height, margins=(margin, 2, margin, 2), fit=True,
+        charset=charset, length=(1, 5), height=height, margins=(margin, 2, margin, 2), fit=True,
         skew=(-1.5, 1.5), spacing=(-0.1 * glyph, 0.25 * glyph), scale=(0.5, 1.0), stretch=(0.9, 1.12),
         padding=(0.0, 0.6), subpixel_offset=0.5, background="noise", image_mode="L", seed=seed,
     )
@@ -128,11 +128,12 @@ def synthetic_configs(style: BankStyle, charset: str, seed: int) -> dict[str, Ge
     return {
         "bank (crop colours)": replace(base, text_color=(ink, ink), background_color=(background, background),
                                        blur=(0.0, blur)),
-        "bank (thresholded)": replace(base, text_color=("#000000", "#505050"),
-                                      background_color=("#b0b0b0", "#ffffff"), background="plain",
-                                      light_on_dark=0.5, blur=(0.0, blur + 0.4), threshold=(70, 190)),
-        "bank (degraded)": replace(base, text_color=("#000000", "#707070"),
-                                   background_color=("#909090", "#ffffff"), light_on_dark=0.5,
+        # High contrast and a threshold near the middle: a thresholded stroke never vanishes.
+        "bank (thresholded)": replace(base, text_color=("#000000", "#282828"),
+                                      background_color=("#d8d8d8", "#ffffff"), background="plain",
+                                      light_on_dark=0.5, blur=(0.0, blur), threshold=(100, 155)),
+        "bank (degraded)": replace(base, text_color=("#000000", "#505050"),
+                                   background_color=("#a8a8a8", "#ffffff"), light_on_dark=0.5,
                                    blur=(0.3, blur + 0.6), jpeg_quality=(30, 90), scale=(0.4, 0.9)),
         "matched fonts": replace(base, text_color=("#000000", "#606060"),
                                  background_color=("#a0a0a0", "#ffffff"), light_on_dark=0.5,
@@ -180,7 +181,9 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
     report(FitProgress("bank", f"{sum(map(len, bank.glyphs.values()))} glyphs of {bank.chars!r} "
                                f"from {len(bank.crops)} crops"))
 
-    candidates = [*default_fonts(), *heldout_fonts(), *resolve_fonts(list(fonts), "", report_warning(report))]
+    candidates = [*default_fonts(), *heldout_fonts()]
+    if fonts:
+        candidates += [f for f in resolve_fonts(list(fonts), "", report_warning(report)) if f not in candidates]
     matches = rank_fonts(bank, candidates, rng)
     filled = fill_missing(bank, alphabet.chars, matches, rng)
     if unknown := filled.missing(alphabet.chars):
@@ -208,7 +211,7 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
     budget = time_limit - (time.monotonic() - started) - RESERVE_SECONDS
     if budget < 10:
         raise UserError(f"a time limit of {time_limit:g} s leaves no time to train; give at least 40")
-    batch_size = 48
+    batch_size = 32
     train_config = TrainConfig(
         run_dir=run_dir, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
         epoch_size=batch_size * 60, batch_size=batch_size, lr=3e-3, seed=seed, overwrite=True,

@@ -58,18 +58,14 @@ class Preprocess:
             gray = _crop_to_ink(gray, gray < threshold, self.margin)
         if self.stretch_contrast:
             gray = _stretch(gray)
-        if self.binarize:
-            gray = np.where(gray >= otsu_threshold(gray), 255, 0).astype(np.uint8)
-        return self._resize(gray)
-
-    def _resize(self, gray: np.ndarray) -> np.ndarray:
         rows, cols = gray.shape
         width = max(1, round(cols * self.height / rows))
-        shrinking = rows > self.height
-        resized = cv2.resize(gray, (width, self.height),
-                             interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-        resized = resized.astype(np.float32) * np.float32(1 / 255)
-        return pad_width(resized, self.min_width) if width < self.min_width else resized
+        gray = cv2.resize(gray, (width, self.height),
+                          interpolation=cv2.INTER_AREA if rows > self.height else cv2.INTER_LINEAR)
+        if self.binarize:  # after resizing, so the network sees exactly two values
+            gray = np.where(gray >= otsu_threshold(gray), 255, 0).astype(np.uint8)
+        array = gray.astype(np.float32) * np.float32(1 / 255)
+        return pad_width(array, self.min_width)
 
 
 def to_gray(image: Image.Image | np.ndarray) -> np.ndarray:

@@ -276,7 +276,7 @@ def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, ctc: nn.CTCL
         return None, []
     optimizer.step()
     decoded = charset.decode_greedy(log_probs.detach().cpu().numpy(), input_lengths.numpy())
-    return float(loss), [text for text, _ in decoded]
+    return loss.item(), [text for text, _ in decoded]
 
 
 @torch.inference_mode()

@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
                        f"CA {row['train_ca']:.2f}/{row['val_ca']:.2f}  WA {row['train_wa']:.3f}/{row['val_wa']:.3f}"
                        "  (train/val)")
             return
-        if not args.progress:
+        if not args.progress or not sys.stderr.isatty():
             return
         if bar is None:
             bar = tqdm(total=progress.batches_per_epoch, desc=f"epoch {progress.epoch + 1}", unit="batch",

@@ -630,6 +630,8 @@ def _write_chunk(indices: range) -> list[Entry]:
 def _worker_context() -> multiprocessing.context.BaseContext:
     """Workers start from a clean process: a fork of a parent that already ran OpenCV's (or torch's)
     thread pools can deadlock. The fork server pre-imports this module so workers start fast."""
+    if os.environ.get("DBG_FORK"):
+        return multiprocessing.get_context("fork")
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")

@@ -358,7 +358,7 @@ def estimate_style(accepted: Sequence[CutCrop]) -> BankStyle:
         for (left, right), (a, b) in zip(pairwise(spans), pairwise(glyphs), strict=True):
             pair_gaps.append((a.char, b.char, float(right[0] - left[1])))
         line_heights.append(glyphs[0].line_height)
-        stroke.append(_stroke_width(binary))
+        stroke.append(stroke_width(binary))
         edge.append(_edge_width(ink.coverage, binary))
         gray = crop.image.astype(np.float32).mean(axis=2)
         span = max(float(np.ptp(gray)), 1.0)
@@ -461,7 +461,7 @@ def _split_joined(coverage: np.ndarray, spans: list[tuple[int, int]], count: int
     return spans
 
 
-def _stroke_width(binary: np.ndarray) -> float:
+def stroke_width(binary: np.ndarray) -> float:
     """Twice the area over the perimeter: the width of a long thin stroke."""
     contours, _ = cv2.findContours(binary.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
     perimeter = sum(cv2.arcLength(c, True) for c in contours)

@@ -15,11 +15,14 @@ import cv2
 import numpy as np
 
 from digitocr.synth.fonts import GlyphSource
-from digitocr.synth.glyphs import Glyph, GlyphBank
+from digitocr.synth.glyphs import Glyph, GlyphBank, stroke_width
 
 BOX = 32  # side of the square glyphs are compared in
 RENDER_HEIGHT = 64  # fonts are drawn large, then reduced to BOX like the bank's glyphs
 MAX_SHIFT = 2
+# Renders per character and font, the best one counting: variable fonts draw a random weight each
+# time, and the display's weight should be matched, not held against the font.
+RENDERS = 3
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,9 @@ def rank_fonts(bank: GlyphBank, fonts: Sequence[GlyphSource], rng: np.random.Gen
         drawable = [c for c in references if c not in font.missing(c)]
         per_char = {}
         for char in drawable:
-            candidate = normalise_glyph(font.render(char, RENDER_HEIGHT, 0.0, rng))
-            per_char[char] = float(np.mean([glyph_similarity(r, candidate) for r in references[char]]))
+            renders = [normalise_glyph(font.render(char, RENDER_HEIGHT, 0.0, rng)) for _ in range(RENDERS)]
+            per_char[char] = max(float(np.mean([glyph_similarity(r, candidate) for r in references[char]]))
+                                 for candidate in renders)
         coverage = len(per_char) / max(1, len(references))
         score = float(np.mean(list(per_char.values()))) * coverage if per_char else 0.0
         matches.append(FontMatch(font, score, per_char))
@@ -106,17 +110,22 @@ def fill_missing(bank: GlyphBank, chars: str, matches: Sequence[FontMatch],
 
 def _borrow(font: GlyphSource, char: str, reference: str, bank: GlyphBank,
             rng: np.random.Generator) -> Glyph:
+    """The font's glyph at the bank's scale, from the rendering whose stroke is closest to the bank's."""
     line_height = round(bank.style.glyph_height)
-    reference_rows = _ink_rows(font.render(reference, RENDER_HEIGHT, 0.0, rng))
-    drawn = font.render(char, RENDER_HEIGHT, 0.0, rng)
-    rows = _ink_rows(drawn)
-    factor = line_height / max(1, reference_rows[1] - reference_rows[0])
-    cols = np.flatnonzero((drawn >= 96).any(axis=0))
-    ink = drawn[rows[0] : rows[1], cols[0] : cols[-1] + 1]
-    size = (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
-    mask = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
-    top = max(0, round((rows[0] - reference_rows[0]) * factor))
-    return Glyph(char, mask, top, line_height, f"font:{font.name}")
+    candidates = []
+    for _ in range(RENDERS):
+        reference_rows = _ink_rows(font.render(reference, RENDER_HEIGHT, 0.0, rng))
+        drawn = font.render(char, RENDER_HEIGHT, 0.0, rng)
+        rows = _ink_rows(drawn)
+        factor = line_height / max(1, reference_rows[1] - reference_rows[0])
+        cols = np.flatnonzero((drawn >= 96).any(axis=0))
+        ink = drawn[rows[0] : rows[1], cols[0] : cols[-1] + 1]
+        size = (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
+        mask = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
+        top = max(0, round((rows[0] - reference_rows[0]) * factor))
+        mismatch = abs(stroke_width(ink >= 128) * factor - bank.style.stroke_width)
+        candidates.append((mismatch, Glyph(char, mask, top, line_height, f"font:{font.name}")))
+    return min(candidates, key=lambda candidate: candidate[0])[1]
 
 
 def _ink_rows(mask: np.ndarray) -> tuple[int, int]:

@@ -1,0 +1,67 @@
+"""The train, eval and read commands end to end, and their error paths (one line, exit 2)."""
+
+import json
+
+import pytest
+from digit_images import random_labels, write_folder
+from test_modelio import saved_model
+
+from digitocr.cli import main
+
+
+def test_train_eval_read_on_a_folder(tmp_path, capsys):
+    data = tmp_path / "data"
+    paths = write_folder(data, random_labels(10))
+    (data / "5_broken.png").write_bytes(b"garbage")
+    assert main(["train", "--data", f"{data}:2", "--runs", str(tmp_path / "runs"), "--name", "t", "--steps", "3",
+                 "--batch-size", "4", "--workers", "0", "--threads", "1", "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert "skipped 1 file(s): 5_broken.png" in err
+    assert "Character Accuracy: " in out and "best model: " in out
+    model = tmp_path / "runs" / "t" / "best"
+
+    assert main(["eval", "--model", str(model), str(data), "--grid", str(tmp_path / "grid.png"),
+                 "--csv", str(tmp_path / "readings.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Character Accuracy: ") and len(lines[0].split(": ")[1].split(".")[1]) == 2
+    assert lines[1].startswith("Word Accuracy: ")
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    assert len((tmp_path / "readings.csv").read_text().splitlines()) == 11
+
+    assert main(["eval", "--model", str(model), str(data), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["images"] == 10 and report["skipped"][0]["path"].endswith("5_broken.png")
+
+    assert main(["read", "--model", str(model), "--json", str(paths[0])]) == 0
+    assert set(json.loads(capsys.readouterr().out)[0]) == {"image", "text", "confidence"}
+
+    assert main(["train", "--resume", "--runs", str(tmp_path / "runs"), "--name", "t", "--steps", "4",
+                 "--workers", "0", "--no-progress"]) == 0
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["train", "--no-progress"], "no training data"),
+    (["train", "--data", "/nonexistent/folder"], "no such folder"),
+    (["train", "--synth", "--bogus-flag"], "unknown generator option"),
+    (["train", "--synth", "", "--lr", "-1"], "--lr must be a positive number"),
+    (["train", "--resume", "--name", "never-ran"], "nothing to resume"),
+    (["eval", "--model", "/nonexistent/model", "."], "no model folder"),
+    (["read", "--model", "MODEL", "--region", "1,2", "x.png"], "x0,y0,x1,y1"),
+])
+def test_mistakes_are_one_line_errors(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    saved_model(tmp_path / "MODEL")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"digitocr {argv[0]}: error: ") and message in err and err.count("\n") == 1
+
+
+def test_eval_strict_and_empty_folders(tmp_path, capsys):
+    saved_model(tmp_path / "model")
+    write_folder(tmp_path / "data", ["12"])
+    (tmp_path / "data" / "3_bad.png").write_bytes(b"not an image")
+    assert main(["eval", "--model", str(tmp_path / "model"), str(tmp_path / "data"), "--strict"]) == 2
+    assert "3_bad.png: not a readable image" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["eval", "--model", str(tmp_path / "model"), str(tmp_path / "empty")]) == 2
+    assert "no usable labelled images" in capsys.readouterr().err

@@ -1,0 +1,56 @@
+import json
+
+import pytest
+import torch
+
+from digitocr.errors import UserError
+from digitocr.modelio import load_model, save_model
+from digitocr.models import build_model
+from digitocr.preprocess import Preprocess
+
+
+def saved_model(folder, charset="0123456789"):
+    torch.manual_seed(0)
+    model = build_model("tiny", len(charset) + 1).eval()
+    save_model(folder, model, {"charset": charset, "preprocess": Preprocess(binarize=True).to_mapping(),
+                               "metrics": {"val_wa": 0.5}})
+    return model
+
+
+def test_round_trip_keeps_weights_and_metadata(tmp_path):
+    model = saved_model(tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    images = torch.rand(2, 1, 32, 48)
+    with torch.inference_mode():
+        assert torch.equal(model(images), loaded.model(images))
+    assert loaded.preprocess == Preprocess(binarize=True)
+    assert loaded.charset.chars == "0123456789"
+    meta = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert meta["architecture"] == "tiny" and meta["input_height"] == 32 and "digitocr_version" in meta
+    assert not list((tmp_path / "model").glob(".*"))  # no temporary files left behind
+
+
+def test_missing_files_and_mismatches_are_one_line_errors(tmp_path):
+    with pytest.raises(UserError, match="no model folder"):
+        load_model(tmp_path / "absent")
+    saved_model(tmp_path / "model")
+    with pytest.raises(UserError, match="reads '0123456789', not '0123456789.'"):
+        load_model(tmp_path / "model", expected_charset="0123456789.")
+    meta_path = tmp_path / "model" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "charset": "0123456789-"}))
+    with pytest.raises(UserError, match="does not match model.json"):
+        load_model(tmp_path / "model")
+    meta_path.write_text("{not json")
+    with pytest.raises(UserError, match="not valid JSON"):
+        load_model(tmp_path / "model")
+    (tmp_path / "model" / "model.safetensors").unlink()
+    with pytest.raises(UserError, match="model.safetensors is missing"):
+        load_model(tmp_path / "model")
+
+
+def test_a_corrupt_weights_file_is_refused_not_unpickled(tmp_path):
+    saved_model(tmp_path / "model")
+    (tmp_path / "model" / "model.safetensors").write_bytes(b"\x80\x04K\x01.")  # a pickle, not safetensors
+    with pytest.raises(UserError, match="cannot read"):
+        load_model(tmp_path / "model")

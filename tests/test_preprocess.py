@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+from digit_images import draw_digits
+from PIL import Image, ImageOps
+
+from digitocr.errors import UserError
+from digitocr.preprocess import Preprocess
+
+
+def test_output_is_dark_ink_on_light_at_height_32():
+    array = Preprocess()(draw_digits("151"))
+    assert array.dtype == np.float32 and array.shape[0] == 32
+    assert 0.0 <= array.min() < 0.2 and array.max() > 0.9
+    assert np.median(array) > 0.8  # mostly light background
+
+
+def test_light_on_dark_crops_come_out_like_dark_on_light_ones():
+    preprocess = Preprocess()
+    normal = preprocess(draw_digits("4561"))
+    inverted = preprocess(ImageOps.invert(draw_digits("4561")))
+    assert normal.shape == inverted.shape
+    assert np.abs(normal - inverted).mean() < 0.02
+
+
+def test_margins_do_not_change_the_input():
+    preprocess = Preprocess()
+    tight = draw_digits("38")
+    wide = Image.new("L", (tight.width + 60, tight.height + 30), 255)
+    wide.paste(tight, (40, 10))
+    assert preprocess(tight).shape == preprocess(wide).shape
+    assert np.abs(preprocess(tight) - preprocess(wide)).mean() < 0.05
+
+
+def test_low_contrast_is_stretched_and_binarisation_is_two_valued():
+    faint = Image.eval(draw_digits("7"), lambda v: 120 + v // 4)  # ink 120, background 183
+    assert Preprocess()(faint).min() < 0.1
+    assert set(np.unique(Preprocess(binarize=True)(faint))) <= {0.0, 1.0}
+
+
+def test_rgb_and_array_inputs_and_uniform_images():
+    preprocess = Preprocess()
+    rgb = draw_digits("9").convert("RGB")
+    assert np.allclose(preprocess(rgb), preprocess(np.asarray(rgb)))
+    assert preprocess(Image.new("L", (40, 20), 30)).shape == (32, 64)
+
+
+def test_zero_width_images_are_a_user_error():
+    with pytest.raises(UserError, match="cannot read an image"):
+        Preprocess()(np.zeros((10, 0), dtype=np.uint8))
+
+
+def test_mapping_round_trip_and_unknown_keys():
+    preprocess = Preprocess(binarize=True, margin=0.2)
+    assert Preprocess.from_mapping(preprocess.to_mapping()) == preprocess
+    with pytest.raises(UserError, match="unknown preprocessing"):
+        Preprocess.from_mapping({"sharpen": True})
