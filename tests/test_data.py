@@ -6,7 +6,14 @@ from digit_images import draw_digits, random_labels, write_folder
 
 from digitocr.charset import Charset
 from digitocr.data import (
-    Augment, BatchMaker, BatchStream, DataSpec, FolderSource, describe_skipped, label_from_name, load_labelled,
+    Augment,
+    BatchMaker,
+    BatchStream,
+    DataSpec,
+    FolderSource,
+    describe_skipped,
+    label_from_name,
+    load_labelled,
     prepare_data,
 )
 from digitocr.errors import UserError

@@ -59,5 +59,5 @@ def test_short_training_reads_held_out_fonts_and_real_crops(tmp_path):
         pytest.skip("no real crops at ../shared/real/seed-refined")
     real = load_labelled([REAL / "seed-refined"], Charset())
     texts = [reading.text for reading in reader.read_batch(real.images)]
-    # A model that never saw the game's font reads most of its digits (the fit command closes the gap).
-    assert character_accuracy(texts, real.labels) >= 50.0
+    # A model that never saw the game's font reads most of its digits: 78-92 CA in our runs (`fit` closes the gap).
+    assert character_accuracy(texts, real.labels) >= 70.0

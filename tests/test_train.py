@@ -23,8 +23,8 @@ def handful(tmp_path_factory):
 
 
 def config(run_dir, **changes) -> TrainConfig:
-    options = dict(run_dir=run_dir, epochs=6, epoch_size=32, batch_size=8, lr=1e-2, schedule="constant",
-                   augment=None, workers=0, threads=1, seed=4)
+    options = {"run_dir": run_dir, "epochs": 6, "epoch_size": 32, "batch_size": 8, "lr": 1e-2,
+               "schedule": "constant", "augment": None, "workers": 0, "threads": 1, "seed": 4}
     return TrainConfig(**{**options, **changes})
 
 

@@ -243,7 +243,7 @@ class Batch:
 class BatchMaker:
     """Builds batch (epoch, index) from weighted sources; a pure function of the seed and those numbers."""
 
-    sources: list[Any]
+    sources: list[Source]
     weights: list[float]
     batch_size: int
     seed: int

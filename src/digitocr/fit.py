@@ -30,17 +30,25 @@ from digitocr.data import (
     load_labelled,
 )
 from digitocr.errors import UserError
+from digitocr.evaluate import EvalReport, evaluate
+from digitocr.metrics import character_accuracy, word_accuracy
+from digitocr.modelio import write_text_atomically
 from digitocr.preprocess import Preprocess
+from digitocr.reader import Reader
+from digitocr.report import write_fit_report
 from digitocr.synth.fonts import GlyphSource, default_fonts, heldout_fonts, resolve_fonts
 from digitocr.synth.generate import GeneratorConfig, TextImageGenerator
 from digitocr.synth.glyphs import BankStyle, GlyphBank, LabelledCrop, build_bank, read_labelled_folder
 from digitocr.synth.matching import FontMatch, fill_missing, rank_fonts
+from digitocr.train import TrainConfig, TrainProgress, train
 
 MIN_USABLE_CROPS = 2
 SPLIT_HOLDOUT_FROM = 20  # with this many crops or more, a fifth is held out for evaluation
 MATCHED_FONTS = 3  # best-matching fonts that join the training mix
 SYNTHETIC_CHECK_SIZE = 200  # bank renders evaluated when no real crops are held out
 RESERVE_SECONDS = 12.0  # of the time limit, kept for evaluation and the report
+VALIDATION_SIZE = 240  # synthetic crops (plus the real ones) validated on after each epoch
+BATCH_SIZE = 32  # small batches: more steps in a short time limit, which matters more here
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,9 @@ def synthetic_configs(style: BankStyle, charset: str, seed: int) -> dict[str, Ge
     height = max(16, round(2.0 * glyph))
     room = 1.6 * glyph
     margin = max(1, round((height - room) / 2))
-    blur = max(0.6, 1.5 * style.edge_width)
+    # As soft as the crops' edges, but never so soft that a stroke melts into its neighbour: glow,
+    # JPEG ringing and scanlines widen the measured edges well beyond what a blur should copy.
+    blur = max(0.5, min(1.5 * style.edge_width, 0.5 * style.stroke_width + 0.3))
     base = GeneratorConfig(
         charset=charset, length=(1, 5), height=height, margins=(margin, 2, margin, 2), fit=True,
         skew=(-1.5, 1.5), spacing=(-0.1 * glyph, 0.25 * glyph), scale=(0.5, 1.0), stretch=(0.9, 1.12),
@@ -134,10 +144,10 @@ def synthetic_configs(style: BankStyle, charset: str, seed: int) -> dict[str, Ge
                                       light_on_dark=0.5, blur=(0.0, blur), threshold=(100, 155)),
         "bank (degraded)": replace(base, text_color=("#000000", "#505050"),
                                    background_color=("#a8a8a8", "#ffffff"), light_on_dark=0.5,
-                                   blur=(0.3, blur + 0.6), jpeg_quality=(30, 90), scale=(0.4, 0.9)),
+                                   blur=(0.2, blur + 0.3), jpeg_quality=(30, 90), scale=(0.5, 0.9)),
         "matched fonts": replace(base, text_color=("#000000", "#606060"),
                                  background_color=("#a0a0a0", "#ffffff"), light_on_dark=0.5,
-                                 blur=(0.0, blur + 0.3)),
+                                 blur=(0.0, blur + 0.2)),
     }
 
 
@@ -162,10 +172,6 @@ def fit(samples_dir: Path | str, output_dir: Path | str, time_limit: float = 180
 
 def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, holdout: Path | str | None,
          fonts: Sequence[str], seed: int, overwrite: bool, report: Callable[[FitProgress], None]) -> FitResult:
-    from digitocr.evaluate import evaluate
-    from digitocr.reader import Reader
-    from digitocr.train import TrainConfig, train
-
     started = time.monotonic()
     if (run_dir / "fit.json").exists() and not overwrite:
         raise UserError(f"{run_dir} already holds a fitted model: choose another folder or pass --overwrite")
@@ -183,13 +189,15 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
 
     candidates = [*default_fonts(), *heldout_fonts()]
     if fonts:
-        candidates += [f for f in resolve_fonts(list(fonts), "", report_warning(report)) if f not in candidates]
+        def warn(message: str) -> None:
+            report(FitProgress("fonts", message))
+
+        candidates += [f for f in resolve_fonts(list(fonts), "", warn) if f not in candidates]
     matches = rank_fonts(bank, candidates, rng)
     filled = fill_missing(bank, alphabet.chars, matches, rng)
     if unknown := filled.missing(alphabet.chars):
         raise UserError(f"no sample and no font for {''.join(sorted(unknown))!r}: add crops showing them or "
                         f"give --font with a font that draws them")
-    top = [m.source for m in matches if not m.source.missing(alphabet.chars)][:MATCHED_FONTS]
     report(FitProgress("fonts", "closest fonts: " + ", ".join(f"{m.source.name} {m.score:.2f}"
                                                                for m in matches[:5])))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -197,13 +205,11 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
 
     preprocess = Preprocess()
     configs = synthetic_configs(bank.style, alphabet.chars, seed)
-    sources: list[tuple[object, float]] = []
-    for name, config in configs.items():
-        glyph_sources = top if name == "matched fonts" else [StrokeJitter(filled)]
-        sources.append((FittedSynthetic(name, config, preprocess, glyph_sources), SOURCE_WEIGHTS[name]))
+    matched = [m.source for m in matches if not m.source.missing(alphabet.chars)][:MATCHED_FONTS]
+    sources = _training_sources(configs, filled, matched, preprocess)
+    validation = draw_fixed_set([s for s, _ in sources], [w for _, w in sources], VALIDATION_SIZE, seed)
     real = FolderSource("real crops", [_preprocessed(preprocess, c.image) for c in bank.crops],
                         [c.label for c in bank.crops])
-    validation = draw_fixed_set([s for s, _ in sources], [w for _, w in sources], 240, seed)
     validation.images += real.images
     validation.labels += real.labels
     sources.append((real, SOURCE_WEIGHTS["real crops"]))
@@ -211,65 +217,71 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
     budget = time_limit - (time.monotonic() - started) - RESERVE_SECONDS
     if budget < 10:
         raise UserError(f"a time limit of {time_limit:g} s leaves no time to train; give at least 40")
-    batch_size = 32
     train_config = TrainConfig(
         run_dir=run_dir, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
-        epoch_size=batch_size * 60, batch_size=batch_size, lr=3e-3, seed=seed, overwrite=True,
+        epoch_size=BATCH_SIZE * 60, batch_size=BATCH_SIZE, lr=3e-3, seed=seed, overwrite=True,
         augment=Augment(probability=0.3), workers=1, threads=max(1, (os.cpu_count() or 2) - 1),
     )
     report(FitProgress("train", f"training tiny for {budget:.0f} s"))
 
-    def on_train(progress: object) -> None:
-        if getattr(progress, "kind", "") == "epoch":
+    def on_train(progress: TrainProgress) -> None:
+        if progress.kind == "epoch":
             report(FitProgress("train", f"epoch {progress.epoch + 1}", progress.row))
 
-    result = train(train_config, sources, validation, on_train)
+    training = train(train_config, sources, validation, on_train)
 
-    reader = Reader(result.best_dir)
-    evaluations: dict[str, object] = {}
-    pictures: dict[str, list[np.ndarray]] = {}
-    if holdout is not None:
-        data = load_labelled([holdout], alphabet)
-        if not data.labels:
-            raise UserError(f"no usable labelled images in holdout folder {holdout}")
-        evaluations["holdout"], pictures["holdout"] = evaluate(reader, data), _pixels(data)
-        evaluated_on = f"the {len(data.labels)} crops of {holdout}"
-    elif split_off:
-        data = _as_labelled(split_off)
-        evaluations["held-out split"], pictures["held-out split"] = evaluate(reader, data), _pixels(data)
-        evaluated_on = f"{len(split_off)} crops split off from {samples_dir} (not used for fitting)"
-    else:
-        data = _as_labelled(bank.crops)
-        evaluations["fitting crops"], pictures["fitting crops"] = evaluate(reader, data), _pixels(data)
-        synthetic = _synthetic_check(configs, filled, seed)
-        evaluations["bank renders"], pictures["bank renders"] = evaluate(reader, synthetic), _pixels(synthetic)
-        evaluated_on = (f"the {len(bank.crops)} fitting crops and {SYNTHETIC_CHECK_SIZE} unseen synthetic "
-                        f"renders of the bank (too few crops to hold any out; give --holdout DIR)")
-    items = [item for e in evaluations.values() for item in e.items]
-    ca = sum(item.character_accuracy for item in items) / max(1, len(items))
-    wa = sum(item.correct for item in items) / max(1, len(items))
-
-    from digitocr.report import write_fit_report
-
-    seconds = time.monotonic() - started
-    fit_result = FitResult(run_dir, result.best_dir, run_dir / "report.md", filled, matches, ca, wa,
-                           evaluated_on, {k: e.to_mapping() for k, e in evaluations.items()}, seconds)
-    write_fit_report(fit_result, result, evaluations, pictures, configs, sources)
+    evaluations, pictures, evaluated_on = _evaluate(Reader(training.best_dir), alphabet, holdout, split_off,
+                                                    bank, filled, configs, samples_dir, seed)
+    texts = [item.text for evaluation in evaluations.values() for item in evaluation.items]
+    labels = [item.label for evaluation in evaluations.values() for item in evaluation.items]
+    result = FitResult(
+        run_dir, training.best_dir, run_dir / "report.md", filled, matches,
+        character_accuracy(texts, labels), word_accuracy(texts, labels), evaluated_on,
+        {name: evaluation.to_mapping() for name, evaluation in evaluations.items()}, time.monotonic() - started,
+    )
+    write_fit_report(result, training, evaluations, pictures, configs, sources)
     summary = {"samples": str(samples_dir), "charset": alphabet.chars, "time_limit": time_limit,
-               "seconds": round(seconds, 1), "character_accuracy": round(ca, 4), "word_accuracy": round(wa, 4),
-               "evaluated_on": evaluated_on, "model": str(result.best_dir), "steps": result.steps,
+               "seconds": round(result.seconds, 1), "character_accuracy": round(result.character_accuracy, 4),
+               "word_accuracy": round(result.word_accuracy, 4), "evaluated_on": evaluated_on,
+               "model": str(training.best_dir), "steps": training.steps,
                "fonts": [{"name": m.source.name, "score": round(m.score, 4)} for m in matches[:8]],
                "rejected": [{"name": r.name, "reason": r.reason} for r in bank.rejected],
                "generator": {name: config.to_mapping() for name, config in configs.items()},
-               "evaluations": fit_result.evaluations}
-    from digitocr.modelio import write_text_atomically
-
+               "evaluations": result.evaluations}
     write_text_atomically(run_dir / "fit.json", json.dumps(summary, indent=2) + "\n")
-    return fit_result
+    return result
 
 
-def report_warning(report: Callable[[FitProgress], None]) -> Callable[[str], None]:
-    return lambda message: report(FitProgress("fonts", message))
+def _training_sources(configs: dict[str, GeneratorConfig], bank: GlyphBank, matched: list[GlyphSource],
+                      preprocess: Preprocess) -> list[tuple[object, float]]:
+    """One weighted synthetic stream per config: the bank (stroke-jittered) or the matched fonts."""
+    sources: list[tuple[object, float]] = []
+    for name, config in configs.items():
+        glyph_sources = matched if name == "matched fonts" else [StrokeJitter(bank)]
+        sources.append((FittedSynthetic(name, config, preprocess, glyph_sources), SOURCE_WEIGHTS[name]))
+    return sources
+
+
+def _evaluate(reader: Reader, charset: Charset, holdout: Path | str | None, split_off: list[LabelledCrop],
+              bank: GlyphBank, filled: GlyphBank, configs: dict[str, GeneratorConfig], samples_dir: Path,
+              seed: int) -> tuple[dict[str, EvalReport], dict[str, list[np.ndarray]], str]:
+    """Evaluate on the holdout folder, else on the split-off crops, else on the fitting crops plus
+    unseen bank renders; returns the reports, their pictures, and a phrase saying which it was."""
+    if holdout is not None:
+        sets = {"holdout": load_labelled([holdout], charset)}
+        if not sets["holdout"].labels:
+            raise UserError(f"no usable labelled images in holdout folder {holdout}")
+        evaluated_on = f"the {len(sets['holdout'].labels)} crops of {holdout}"
+    elif split_off:
+        sets = {"held-out split": _as_labelled(split_off)}
+        evaluated_on = f"{len(split_off)} crops split off from {samples_dir} (not used for fitting)"
+    else:
+        sets = {"fitting crops": _as_labelled(bank.crops), "bank renders": _synthetic_check(configs, filled, seed)}
+        evaluated_on = (f"the {len(bank.crops)} fitting crops and {SYNTHETIC_CHECK_SIZE} unseen synthetic "
+                        f"renders of the bank (too few crops to hold any out; give --holdout DIR)")
+    reports = {name: evaluate(reader, data) for name, data in sets.items()}
+    pictures = {name: [np.asarray(image) for image in data.images] for name, data in sets.items()}
+    return reports, pictures, evaluated_on
 
 
 def _check_labels(crops: list[LabelledCrop], charset: Charset) -> None:
@@ -321,10 +333,6 @@ def _synthetic_check(configs: dict[str, GeneratorConfig], bank: GlyphBank, seed:
             data.labels.append(label)
             data.paths.append(Path(f"synthetic/{label}_{offset}{index:03d}.png"))
     return data
-
-
-def _pixels(data: LabelledImages) -> list[np.ndarray]:
-    return [np.asarray(image) for image in data.images]
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitocr.evaluate import EvalReport, save_grid, summary_lines
-from digitocr.fit import FitResult
 from digitocr.modelio import atomic_path, write_text_atomically
 from digitocr.synth.generate import GeneratorConfig
 from digitocr.synth.glyphs import GlyphBank
+
+if TYPE_CHECKING:  # fit imports this module to write its report
+    from digitocr.fit import FitResult
 
 ZOOM = 3
 SAMPLES_PER_STREAM = 8

@@ -261,7 +261,8 @@ def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, ctc: nn.CTCL
     """One optimizer step; returns (None, []) and leaves the weights alone when loss or gradient is not finite."""
     model.train()
     images, widths = pad_batch(batch.crops, ctc_min_widths(batch.labels))
-    targets = torch.tensor([c for label in batch.labels for c in charset.encode(label)], dtype=torch.long)
+    targets = torch.tensor([c for label in batch.labels for c in charset.encode(label)], dtype=torch.long,
+                           device=device)
     target_lengths = torch.tensor([len(label) for label in batch.labels], dtype=torch.long)
     log_probs = model(images.to(device))
     input_lengths = model.output_lengths(widths).clamp(max=log_probs.shape[0])
@@ -293,7 +294,8 @@ def validate(model: nn.Module, ctc: nn.CTCLoss, data: FolderSource, charset: Cha
         images, widths = pad_batch([data.images[i] for i in chunk], ctc_min_widths(labels))
         log_probs = model(images.to(device)).float()
         lengths = model.output_lengths(widths).clamp(max=log_probs.shape[0])
-        targets = torch.tensor([c for label in labels for c in charset.encode(label)], dtype=torch.long)
+        targets = torch.tensor([c for label in labels for c in charset.encode(label)], dtype=torch.long,
+                               device=device)
         loss = ctc(log_probs, targets, lengths, torch.tensor([len(label) for label in labels]))
         loss_sum += float(loss) * len(chunk) if torch.isfinite(loss) else math.inf
         for i, (text, _) in zip(chunk, charset.decode_greedy(log_probs.cpu().numpy(), lengths.numpy())):

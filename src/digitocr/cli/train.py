@@ -155,8 +155,7 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     final = result.history[-1] if result.history else {}
     if final:
-        print(f"Character Accuracy: {final['val_ca']:.2f}")
-        print(f"Word Accuracy: {final['val_wa']:.2f}")
+        print(f"validation: Character Accuracy: {final['val_ca']:.2f}, Word Accuracy: {final['val_wa']:.2f}")
     print(f"stopped by {result.stopped_because} after {result.steps} steps "
           f"({result.images_per_second:.0f} images/s); {result.skipped_batches} batches skipped")
     print(f"best model: {result.best_dir}\nlast model: {result.last_dir}\nlog: {result.log_path}\n"

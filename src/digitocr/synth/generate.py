@@ -8,6 +8,7 @@ stream from; `write_dataset` fans indices out to worker processes. Each sample's
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import math
@@ -21,7 +22,6 @@ import threading
 import tomllib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -38,12 +38,11 @@ from digitocr.synth.render import (
     NOISE_MEAN,
     NOISE_SIGMA,
     BackgroundImages,
+    ColorRange,
     Layout,
-    as_channels,
     composite,
     crop_to_ink,
     distort,
-    draw_color,
     parse_color,
     quasicrystal,
     text_extent,
@@ -417,12 +416,13 @@ class TextImageGenerator:
         self.config = config
         self.seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
         self._strings = _read_strings(config.strings_file) if config.strings_file else None
-        self._charset = np.array(list(config.charset))
         chars = self.label_characters()
         self._fonts = list(fonts) if fonts is not None else resolve_fonts(list(config.fonts), chars, warn)
         if not self._fonts:
             raise UserError("no fonts to draw with")
         self._backgrounds = BackgroundImages(config.background_dir) if config.background == "image" else None
+        self._text_color = ColorRange(config.text_color)
+        self._background_color = ColorRange(config.background_color) if config.background_color else None
         sample_text = "".join(sorted(set(chars) - set(" \t"))) or "0"
         # With -fi the ink fills the box: render at line-box height / ink height so it is not upscaled.
         self._line_per_ink = [self._line_per_ink_height(source, sample_text) if config.fit else 1.0
@@ -455,14 +455,15 @@ class TextImageGenerator:
 
     def sample_at(self, index: int) -> tuple[Image.Image, str]:
         """The (image, label) a dataset written with this config's seed has at `index`."""
-        pixels, label = self.sample_array(self._rng_for(index), index)
+        pixels, label = self.sample_array(self.rng_at(index), index)
         return Image.fromarray(pixels), label
 
     def __iter__(self) -> Iterator[tuple[Image.Image, str]]:
         """sample_at(0), sample_at(1), ... without end."""
         return (self.sample_at(index) for index in itertools.count())
 
-    def _rng_for(self, index: int) -> np.random.Generator:
+    def rng_at(self, index: int) -> np.random.Generator:
+        """The random stream of sample `index`: from the run seed and the index alone."""
         return np.random.default_rng([self.seed, index])
 
     def sample_array(self, rng: np.random.Generator, index: int | None = None) -> tuple[np.ndarray, str]:
@@ -494,8 +495,9 @@ class TextImageGenerator:
             return str(int(rng.integers(config.number_range[0], config.number_range[1] + 1)))
         words = int(rng.integers(1, config.words + 1)) if config.random_word_count else config.words
         low, high = config.length
-        return " ".join("".join(self._charset[rng.integers(len(self._charset), size=rng.integers(low, high + 1))])
-                        for _ in range(words))
+        charset = config.charset
+        return " ".join("".join([charset[i] for i in rng.integers(len(charset), size=rng.integers(low, high + 1))
+                                 .tolist()]) for _ in range(words))
 
     def _layout(self, mask_shape: tuple[int, int], box_height: float, angle: float, stretch: float,
                 rng: np.random.Generator) -> Layout:
@@ -527,19 +529,19 @@ class TextImageGenerator:
         config = self.config
         channels = 1 if config.image_mode == "L" else 3
         height, width = coverage.shape
-        ink = as_channels(draw_color(config.text_color, rng), channels)
-        if config.background == "image":
+        ink = self._text_color.draw(rng, channels)
+        if self._backgrounds is not None:
             picture = self._backgrounds.crop(height, width, rng)
-            background = picture @ LUMA[:, None] if channels == 1 else picture.copy()
+            background = picture @ LUMA[:, None] if channels == 1 else picture
         elif config.background == "quasicrystal":
-            background = np.repeat(quasicrystal(height, width, rng)[:, :, None], channels, axis=2)
+            background = quasicrystal(height, width, rng)[:, :, None]
         else:
-            default = NOISE_MEAN if config.background == "noise" else 255.0
-            base = draw_color(config.background_color, rng) if config.background_color else np.full(3, default)
-            background = np.empty((height, width, channels), np.float32)
-            background[:] = as_channels(base.astype(np.float32), channels)
+            base = (self._background_color.draw(rng, channels) if self._background_color
+                    else np.full(channels, NOISE_MEAN if config.background == "noise" else 255.0, np.float32))
             if config.background == "noise":
-                background += rng.standard_normal((height, width, 1), dtype=np.float32) * NOISE_SIGMA
+                background = rng.standard_normal((height, width, 1), dtype=np.float32) * NOISE_SIGMA + base
+            else:
+                background = np.broadcast_to(base, (height, width, channels))
         if config.light_on_dark and rng.random() < config.light_on_dark:
             background, ink = 255.0 - background, 255.0 - ink
         return composite(background, coverage, ink)
@@ -577,12 +579,17 @@ def file_name(label: str, index: int, config: GeneratorConfig) -> str:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
-        temporary.write_bytes(data)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            os.write(descriptor, data)
+        finally:
+            os.close(descriptor)
         os.replace(temporary, path)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        if os.path.exists(temporary):
+            os.remove(temporary)
         raise
 
 
@@ -598,40 +605,59 @@ def _prepare_output_dir(output_dir: str | Path) -> Path:
 
 
 Entry = tuple[int, str, str]  # index, file name, label
+_CHUNK_SIZE = 32  # indices claimed at a time: small enough to balance, large enough to cost nothing
 
 
-def _write_samples(generator: TextImageGenerator, output: Path, indices: range, stop: Any) -> list[Entry]:
-    entries = []
-    for index in indices:
-        if stop.is_set():
-            break
-        pixels, label = generator.sample_array(generator._rng_for(index), index)
-        name = file_name(label, index, generator.config)
-        write_atomically(output / name, encode_image(pixels, generator.config.extension))
-        entries.append((index, name, label))
-    return entries
+@dataclass
+class _SharedWork:
+    """Chunks of indices that the parent and the worker processes claim one at a time, with the count
+    written so far and the stop flag Ctrl-C sets (process-shared values)."""
+
+    count: int
+    next_chunk: Any
+    written: Any
+    stop: Any
+
+    def claim(self) -> range | None:
+        with self.next_chunk.get_lock():
+            start = self.next_chunk.value * _CHUNK_SIZE
+            self.next_chunk.value += 1
+        return None if start >= self.count or self.stop.is_set() else range(start, min(start + _CHUNK_SIZE, self.count))
+
+    def write(self, generator: TextImageGenerator, output: Path) -> Iterator[list[Entry]]:
+        """Write claimed chunks until none is left or a stop is asked for; yields each chunk's entries."""
+        while (indices := self.claim()) is not None:
+            entries = []
+            for index in indices:
+                if self.stop.is_set():
+                    break
+                pixels, label = generator.sample_array(generator.rng_at(index), index)
+                name = file_name(label, index, generator.config)
+                write_atomically(output / name, encode_image(pixels, generator.config.extension))
+                entries.append((index, name, label))
+            with self.written.get_lock():
+                self.written.value += len(entries)
+            yield entries
 
 
-_worker_state: tuple[TextImageGenerator, Path, Any] | None = None
+_worker_state: tuple[TextImageGenerator, Path, _SharedWork] | None = None
 
 
-def _start_worker(config: GeneratorConfig, fonts: list[GlyphSource], output: Path, stop: Any) -> None:
+def _start_worker(config: GeneratorConfig, fonts: list[GlyphSource], output: Path, work: _SharedWork) -> None:
     global _worker_state
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent asks workers to stop through `stop`
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent asks workers to stop through `work.stop`
     cv2.setNumThreads(1)
-    _worker_state = (TextImageGenerator(config, fonts), output, stop)
+    _worker_state = (TextImageGenerator(config, fonts), output, work)
 
 
-def _write_chunk(indices: range) -> list[Entry]:
-    generator, output, stop = _worker_state
-    return _write_samples(generator, output, indices, stop)
+def _write_in_worker() -> list[Entry]:
+    generator, output, work = _worker_state
+    return [entry for entries in work.write(generator, output) for entry in entries]
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    """Workers start from a clean process: a fork of a parent that already ran OpenCV's (or torch's)
-    thread pools can deadlock. The fork server pre-imports this module so workers start fast."""
-    if os.environ.get("DBG_FORK"):
-        return multiprocessing.get_context("fork")
+    """Workers start from a clean process: a fork of a parent that already ran OpenCV's thread pool
+    can deadlock. The fork server pre-imports this module so workers start fast."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
@@ -639,7 +665,7 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-@contextmanager
+@contextlib.contextmanager
 def _interrupt_sets(stop: Any) -> Iterator[None]:
     """While active, Ctrl-C sets `stop` instead of raising, so every file in flight is finished."""
     if threading.current_thread() is not threading.main_thread():
@@ -657,6 +683,7 @@ def write_dataset(config: GeneratorConfig, output_dir: str | Path, count: int, w
                   fonts: Sequence[GlyphSource] | None = None) -> Path:
     """Write `count` images named LABEL_INDEX.EXT and a `labels.tsv` manifest; returns the manifest path.
 
+    `workers` processes write (this one and workers - 1 helpers, so no time is lost while they start).
     On Ctrl-C the images being written are finished, the manifest lists exactly the files written,
     and KeyboardInterrupt is raised."""
     if count <= 0:
@@ -666,28 +693,32 @@ def write_dataset(config: GeneratorConfig, output_dir: str | Path, count: int, w
     output = _prepare_output_dir(output_dir)
     generator = TextImageGenerator(config, fonts)
     config = replace(config, seed=generator.seed)
-    chunk_size = max(16, min(256, count // (workers * 8) or 1))
-    chunks = [range(start, min(start + chunk_size, count)) for start in range(0, count, chunk_size)]
-    entries: list[Entry] = []
     context = _worker_context()
-    stop = context.Event() if workers > 1 else threading.Event()
-    with _interrupt_sets(stop):
-        if workers == 1:
-            for chunk in chunks:
-                entries += _write_samples(generator, output, chunk, stop)
+    work = _SharedWork(count, context.Value("q", 0), context.Value("q", 0), context.Event())
+    helpers = min(workers - 1, math.ceil(count / _CHUNK_SIZE) - 1)
+    entries: list[Entry] = []
+    with _interrupt_sets(work.stop), contextlib.ExitStack() as stack:
+        pending = []
+        if helpers > 0:
+            pool = stack.enter_context(context.Pool(helpers, initializer=_start_worker,
+                                                    initargs=(config, generator.fonts, output, work)))
+            pending = [pool.apply_async(_write_in_worker) for _ in range(helpers)]
+        for written in work.write(generator, output):
+            entries += written
+            if on_progress:
+                on_progress(work.written.value, count)
+        for result in pending:
+            while not result.ready():
+                result.wait(0.2)
                 if on_progress:
-                    on_progress(len(entries), count)
-        else:
-            with context.Pool(min(workers, len(chunks)), initializer=_start_worker,
-                              initargs=(config, generator.fonts, output, stop)) as pool:
-                for written in pool.imap_unordered(_write_chunk, chunks):
-                    entries += written
-                    if on_progress:
-                        on_progress(len(entries), count)
+                    on_progress(work.written.value, count)
+            entries += result.get()
+        if on_progress:
+            on_progress(len(entries), count)
     manifest = output / MANIFEST_NAME
     lines = "".join(f"{name}\t{label}\n" for _, name, label in sorted(entries))
     write_atomically(manifest, lines.encode("utf-8"))
-    if stop.is_set():
+    if work.stop.is_set():
         raise KeyboardInterrupt
     return manifest
 

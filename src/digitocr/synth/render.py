@@ -33,15 +33,16 @@ def parse_color(text: str) -> tuple[int, int, int]:
     return rgb[:3]
 
 
-def draw_color(color_range: tuple[str, str], rng: np.random.Generator) -> np.ndarray:
-    """A colour drawn channel by channel between the range's two ends (TRDG's `-tc A,B`)."""
-    low, high = (np.array(parse_color(end), np.float32) for end in color_range)
-    return np.floor(low + rng.random(3, dtype=np.float32) * (high - low + 1)).clip(0, 255)
+class ColorRange:
+    """Colours drawn channel by channel between two ends (TRDG's `-tc A,B`), parsed once."""
 
+    def __init__(self, ends: tuple[str, str]) -> None:
+        self.low, self.high = (np.array(parse_color(end), np.float32) for end in ends)
 
-def as_channels(rgb: np.ndarray, channels: int) -> np.ndarray:
-    """An RGB colour as 1 (luma) or 3 channel values."""
-    return np.array([float(rgb @ LUMA)], np.float32) if channels == 1 else rgb
+    def draw(self, rng: np.random.Generator, channels: int) -> np.ndarray:
+        """A colour as 3 channel values, or its luma as 1 (as PIL's convert("L"))."""
+        rgb = np.floor(self.low + rng.random(3, dtype=np.float32) * (self.high - self.low + 1)).clip(0, 255)
+        return np.array([rgb @ LUMA], np.float32) if channels == 1 else rgb
 
 
 def distort(mask: np.ndarray, kind: str, vertical: bool, horizontal: bool,
@@ -59,17 +60,17 @@ def distort(mask: np.ndarray, kind: str, vertical: bool, horizontal: bool,
         wave = np.sin if kind == "sine" else np.cos
         return (wave(np.radians(np.arange(count))) * max_offset).astype(np.int64)
 
-    grow_y = 2 * max_offset if vertical else 0
-    grow_x = 2 * max_offset if horizontal else 0
-    rows = np.arange(height)[:, None] + grow_y // 2
-    cols = np.arange(width)[None, :] + grow_x // 2
-    if vertical:
-        rows = rows + offsets(width)[None, :]
+    if vertical:  # column i moves down by offsets[i]; then rows move right, as TRDG does
+        out = np.zeros((height + 2 * max_offset, width), np.uint8)
+        rows = np.arange(height)[:, None] + max_offset + offsets(width)[None, :]
+        out[rows, np.broadcast_to(np.arange(width), mask.shape)] = mask
+        mask, height = out, out.shape[0]
     if horizontal:
-        cols = cols + offsets(height)[:, None]
-    out = np.zeros((height + grow_y, width + grow_x), np.uint8)
-    out[np.broadcast_to(rows, mask.shape), np.broadcast_to(cols, mask.shape)] = mask
-    return out
+        out = np.zeros((height, width + 2 * max_offset), np.uint8)
+        cols = np.arange(width)[None, :] + max_offset + offsets(height)[:, None]
+        out[np.broadcast_to(np.arange(height)[:, None], mask.shape), cols] = mask
+        mask = out
+    return mask
 
 
 def crop_to_ink(mask: np.ndarray) -> np.ndarray:
