@@ -1,7 +1,8 @@
 """Images per second of `digitocr generate` against TRDG 1.8.0 on the seed's first two commands.
 
 Each run is a whole command (process start, font loading, writing every file), timed by wall clock;
-the best of --repeats runs counts. TRDG needs Pillow<10, so it lives in its own environment:
+the best of --repeats runs counts, the two tools alternating so that both see the same background
+load. TRDG needs Pillow<10, so it lives in its own environment:
 
     python3 -m venv /work/.trdg-venv && /work/.trdg-venv/bin/pip install trdg==1.8.0 'pillow<10'
     .venv/bin/python benchmarks/bench_generate.py --trdg-python /work/.trdg-venv/bin/python
@@ -28,19 +29,17 @@ SEED_COMMANDS = {
 }
 
 
-def best_rate(command: list[str], count: int, repeats: int) -> float:
-    """Images per second of the fastest of `repeats` runs of `command` (which gets --output_dir)."""
-    best = float("inf")
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as output:
-            start = time.perf_counter()
-            subprocess.run([*command, "--output_dir", output], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            best = min(best, time.perf_counter() - start)
-            written = sum(1 for path in Path(output).iterdir() if path.suffix == ".jpg")
-            if written != count:
-                raise RuntimeError(f"{shlex.join(command)} wrote {written} images, expected {count}")
-    return count / best
+def rate(command: list[str], count: int) -> float:
+    """Images per second of one run of `command` (which gets --output_dir)."""
+    with tempfile.TemporaryDirectory() as output:
+        start = time.perf_counter()
+        subprocess.run([*command, "--output_dir", output], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        written = sum(1 for path in Path(output).iterdir() if path.suffix == ".jpg")
+    if written != count:
+        raise RuntimeError(f"{shlex.join(command)} wrote {written} images, expected {count}")
+    return count / seconds
 
 
 def main() -> None:
@@ -57,16 +56,16 @@ def main() -> None:
     print(f"{'command':<60} {'digitocr':>9} {'TRDG':>9} {'ratio':>6}")
     rows = [(flags, flags) for flags in SEED_COMMANDS.values()]
     rows.append((SEED_COMMANDS["plain"] + " --label-length 2-10", SEED_COMMANDS["plain"]))
-    trdg_rates: dict[str, float] = {}
     for ours, theirs in rows:
-        digitocr_rate = best_rate([sys.executable, "-m", "digitocr", "generate", *ours.split(), *common],
-                                  args.count, args.repeats)
-        if trdg_python and theirs not in trdg_rates:
-            trdg_rates[theirs] = best_rate([trdg_python, "-m", "trdg.run", *theirs.split(), *common],
-                                           args.count, args.repeats)
-        trdg_rate = trdg_rates.get(theirs)
+        ours_command = [sys.executable, "-m", "digitocr", "generate", *ours.split(), *common]
+        theirs_command = [trdg_python, "-m", "trdg.run", *theirs.split(), *common] if trdg_python else None
+        digitocr_rate = trdg_rate = 0.0
+        for _ in range(args.repeats):  # alternate the two, so both see the same background load
+            digitocr_rate = max(digitocr_rate, rate(ours_command, args.count))
+            if theirs_command:
+                trdg_rate = max(trdg_rate, rate(theirs_command, args.count))
         trdg_column = f"{trdg_rate:9.0f} {digitocr_rate / trdg_rate:5.1f}x" if trdg_rate else f"{'-':>9} {'-':>6}"
-        print(f"{ours:<60} {digitocr_rate:9.0f} {trdg_column}")
+        print(f"{ours:<60} {digitocr_rate:9.0f} {trdg_column}", flush=True)
     if not trdg_python:
         print("TRDG not measured: pass --trdg-python or set TRDG_PYTHON", file=sys.stderr)
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
+from test_glyphs import TEXTS, crop_of, font_crops
 
 from digitocr.cli import main
 from digitocr.errors import UserError
 from digitocr.fit import fit
 from digitocr.synth.fonts import heldout_fonts
-from test_glyphs import TEXTS, crop_of, font_crops
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 

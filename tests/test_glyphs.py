@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from digitocr.cli import main
 from digitocr.errors import UserError
-from digitocr.synth.fonts import FontFile, installed_families, resolve_fonts
+from digitocr.synth.fonts import FontFile, GlyphSource, installed_families, resolve_fonts
 from digitocr.synth.glyphs import LabelledCrop, build_bank, load_bank, read_labelled_folder
 from digitocr.synth.matching import glyph_similarity, normalise_glyph
 
@@ -107,3 +108,18 @@ def test_labels_tsv_is_read(font, tmp_path: Path) -> None:
     (tmp_path / "labels.tsv").write_text("a.png\t102\n", encoding="utf-8")
     [read] = read_labelled_folder(tmp_path)
     assert (read.name, read.label) == ("a.png", "102")
+
+
+def test_glyphs_command_writes_a_bank(font, tmp_path: Path, capsys) -> None:
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    for crop in font_crops(font):
+        Image.fromarray(crop.image).save(samples / crop.name)
+    Image.fromarray(font_crops(font)[0].image).save(samples / "77_wrong.png")
+    assert main(["glyphs", str(samples), "-o", str(tmp_path / "bank")]) == 0
+    captured = capsys.readouterr()
+    assert "skipped 77_wrong.png" in captured.err
+    assert "14 glyphs from 6 crops" in captured.out
+    bank = load_bank(tmp_path / "bank")
+    assert isinstance(bank, GlyphSource)
+    assert len(list((tmp_path / "bank").glob("*.png"))) == 14

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_glyphs import font_crops, regular
 
 from digitocr.synth.fonts import default_fonts
 from digitocr.synth.glyphs import build_bank
 from digitocr.synth.matching import fill_missing, rank_fonts
-from test_glyphs import font_crops, regular
 
 
 @pytest.mark.parametrize("family", ["orbitron", "roboto-mono", "oswald"])

@@ -156,7 +156,8 @@ class FontFile:
         mapped = _character_map(self.path)
         absent = {ch for ch in chars if ch not in mapped and not ch.isspace()}
         # A mapped but empty glyph (other than a space) would silently draw nothing: count it missing.
-        weight = self._weight_grid()[len(self._weight_grid()) // 2]
+        weights = self._weight_grid()
+        weight = weights[len(weights) // 2]
         glyphs = self._glyph_set(24, weight)
         return absent | {ch for ch in set(chars) - absent
                          if not ch.isspace() and self._glyph(glyphs, 24, weight, ch).mask.size == 0}
@@ -172,10 +173,10 @@ class FontFile:
             if weight_axis is None:
                 self._weights = []
             else:
-                low = max(float(weight_axis["minimum"]), self.weight_range[0])
-                high = min(float(weight_axis["maximum"]), self.weight_range[1])
-                if low > high:  # the font's range lies outside the wanted one: use the nearest end
-                    low = high = min(max(float(weight_axis["default"]), low), high)
+                font_low, font_high = float(weight_axis["minimum"]), float(weight_axis["maximum"])
+                low, high = max(font_low, self.weight_range[0]), min(font_high, self.weight_range[1])
+                if low > high:  # the ranges do not overlap: the font's weight nearest to the wanted ones
+                    low = high = min(max(self.weight_range[0], font_low), font_high)
                 self._weights = [float(w) for w in np.arange(low, high + 1e-6, _WEIGHT_STEP)] or [low]
         return self._weights or [None]
 
