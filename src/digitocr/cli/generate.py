@@ -50,9 +50,11 @@ def run(args: argparse.Namespace) -> int:
     if args.count <= 0:
         raise UserError(f"count must be at least 1, got {args.count}")
     fonts = TextImageGenerator(config, warn=_warn).fonts  # resolve once, warning about skipped fonts here
+    tqdm.monitor_interval = 0  # no monitor thread: helpers are forked from this process
     with tqdm(total=args.count, unit="img", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
         manifest = write_dataset(config, args.output_dir, args.count, args.workers,
-                                 on_progress=lambda done, _: bar.update(done - bar.n), fonts=fonts)
+                                 on_progress=lambda done, _: bar.update(done - bar.n), fonts=fonts,
+                                 start_method="fork")  # this process runs no threads of its own
     print(f"wrote {args.count} images to {manifest.parent} (manifest {manifest.name})")
     if args.contact_sheet:
         samples = [(Image.open(manifest.parent / name), label)

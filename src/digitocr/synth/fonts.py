@@ -2,8 +2,9 @@
 
 Every source implements `GlyphSource`, so the generator draws text the same way whether the shapes
 come from a TrueType font or from glyphs cut out of real screen crops (`bank:PATH`). A font that lacks
-a character of the charset is skipped with a warning, read from its character map, so nothing is
-ever drawn as a box.
+a character of the charset is skipped with a warning, so nothing is ever drawn as a box: a character
+counts as missing when it draws as the font's .notdef glyph (what FreeType draws for characters absent
+from the character map) or draws no ink.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ HELDOUT_FAMILIES = ("play", "titillium-web", "ibm-plex-mono", "bebas-neue")
 LIST_FONTS_HINT = "`digitocr fonts` lists the installed ones"
 BANK_PREFIX = "bank:"
 _WEIGHT_STEP = 50.0  # variable-font weights are drawn on this grid so glyph caches stay small
+_PROBE_SIZE = 24  # point size at which glyphs are compared with .notdef
+_UNMAPPED = "\uffff"  # a noncharacter: no font maps it, so it draws as .notdef
 
 
 @runtime_checkable
@@ -103,24 +106,18 @@ def find_family(name: str) -> InstalledFamily | None:
     return None
 
 
-@cache
-def _character_map(path: Path) -> frozenset[str]:
-    """The characters a font file maps to glyphs, read from its cmap table."""
-    from fontTools.ttLib import TTFont, TTLibError
-
-    try:
-        with TTFont(path, fontNumber=0, lazy=True) as font:
-            return frozenset(chr(code) for code in font.getBestCmap() or {})
-    except (TTLibError, OSError, AssertionError, KeyError) as error:
-        raise UserError(f"cannot read font {path}: {error}") from error
-
-
 @dataclass
 class _Glyph:
     mask: np.ndarray  # ink only, uint8
     left: int  # ink's left edge relative to the pen position
     top: int  # ink's top edge relative to the line box top (may be negative)
     advance: float
+
+    def signature(self) -> tuple | None:
+        """What the glyph looks like, to compare with .notdef; None when it has no ink."""
+        if self.mask.size == 0:
+            return None
+        return self.mask.shape, self.left, self.top, self.advance, self.mask.tobytes()
 
 
 class FontFile:
@@ -153,14 +150,11 @@ class FontFile:
         self.__init__(state["path"], state["name"], state["weight_range"])
 
     def missing(self, chars: str) -> set[str]:
-        mapped = _character_map(self.path)
-        absent = {ch for ch in chars if ch not in mapped and not ch.isspace()}
-        # A mapped but empty glyph (other than a space) would silently draw nothing: count it missing.
-        weights = self._weight_grid()
-        weight = weights[len(weights) // 2]
-        glyphs = self._glyph_set(24, weight)
-        return absent | {ch for ch in set(chars) - absent
-                         if not ch.isspace() and self._glyph(glyphs, 24, weight, ch).mask.size == 0}
+        """Characters drawn as the font's .notdef glyph (not in its character map) or as nothing."""
+        glyphs = self._glyph_set(_PROBE_SIZE, None)
+        notdef = self._glyph(glyphs, _PROBE_SIZE, None, _UNMAPPED).signature()
+        return {char for char in set(chars) if not char.isspace()
+                and self._glyph(glyphs, _PROBE_SIZE, None, char).signature() in (notdef, None)}
 
     def _weight_grid(self) -> list[float | None]:
         """Weights this font can be drawn at: a grid over its `wght` axis, or [None] for a static font."""

@@ -13,6 +13,7 @@ import itertools
 import json
 import math
 import multiprocessing
+import multiprocessing.pool
 import os
 import re
 import signal
@@ -425,8 +426,10 @@ class TextImageGenerator:
         self._background_color = ColorRange(config.background_color) if config.background_color else None
         sample_text = "".join(sorted(set(chars) - set(" \t"))) or "0"
         # With -fi the ink fills the box: render at line-box height / ink height so it is not upscaled.
-        self._line_per_ink = [self._line_per_ink_height(source, sample_text) if config.fit else 1.0
-                              for source in self._fonts]
+        self._line_per_ink = [
+            self._line_per_ink_height(source, sample_text, config.height) if config.fit else 1.0
+            for source in self._fonts
+        ]
 
     @property
     def fonts(self) -> list[GlyphSource]:
@@ -443,8 +446,8 @@ class TextImageGenerator:
         return config.charset + (" " if config.words > 1 else "")
 
     @staticmethod
-    def _line_per_ink_height(source: GlyphSource, text: str) -> float:
-        mask = source.render(text, 64, 0.0, np.random.default_rng(0))
+    def _line_per_ink_height(source: GlyphSource, text: str, height: int) -> float:
+        mask = source.render(text, height, 0.0, np.random.default_rng(0))
         ink_rows = int(np.count_nonzero(mask.any(axis=1)))
         return mask.shape[0] / ink_rows if ink_rows else 1.0
 
@@ -655,14 +658,26 @@ def _write_in_worker() -> list[Entry]:
     return [entry for entries in work.write(generator, output) for entry in entries]
 
 
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """Workers start from a clean process: a fork of a parent that already ran OpenCV's thread pool
-    can deadlock. The fork server pre-imports this module so workers start fast."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+def _worker_context(start_method: str) -> multiprocessing.context.BaseContext:
+    """The multiprocessing context for helpers; spawn where the method is not available."""
+    if start_method not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context = multiprocessing.get_context(start_method)
+    if start_method == "forkserver":
+        context.set_forkserver_preload([__name__])  # helpers fork from a server that imported us once
     return context
+
+
+def _start_helpers(context: multiprocessing.context.BaseContext, helpers: int,
+                   initargs: tuple) -> multiprocessing.pool.Pool:
+    """A pool of helper processes, started while OpenCV's worker threads are stopped: a process forked
+    beside them inherits a thread pool whose threads do not exist, and its first blur can hang."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return context.Pool(helpers, initializer=_start_worker, initargs=initargs)
+    finally:
+        cv2.setNumThreads(threads)
 
 
 @contextlib.contextmanager
@@ -680,10 +695,12 @@ def _interrupt_sets(stop: Any) -> Iterator[None]:
 
 def write_dataset(config: GeneratorConfig, output_dir: str | Path, count: int, workers: int = 1,
                   on_progress: Callable[[int, int], None] | None = None,
-                  fonts: Sequence[GlyphSource] | None = None) -> Path:
+                  fonts: Sequence[GlyphSource] | None = None, start_method: str = "forkserver") -> Path:
     """Write `count` images named LABEL_INDEX.EXT and a `labels.tsv` manifest; returns the manifest path.
 
     `workers` processes write (this one and workers - 1 helpers, so no time is lost while they start).
+    Helpers start from a fork server by default, safe whatever threads the caller runs (torch's, say);
+    `start_method="fork"` starts them fastest, for callers that run no threads of their own (the CLI).
     On Ctrl-C the images being written are finished, the manifest lists exactly the files written,
     and KeyboardInterrupt is raised."""
     if count <= 0:
@@ -693,15 +710,14 @@ def write_dataset(config: GeneratorConfig, output_dir: str | Path, count: int, w
     output = _prepare_output_dir(output_dir)
     generator = TextImageGenerator(config, fonts)
     config = replace(config, seed=generator.seed)
-    context = _worker_context()
+    context = _worker_context(start_method)
     work = _SharedWork(count, context.Value("q", 0), context.Value("q", 0), context.Event())
     helpers = min(workers - 1, math.ceil(count / _CHUNK_SIZE) - 1)
     entries: list[Entry] = []
     with _interrupt_sets(work.stop), contextlib.ExitStack() as stack:
         pending = []
         if helpers > 0:
-            pool = stack.enter_context(context.Pool(helpers, initializer=_start_worker,
-                                                    initargs=(config, generator.fonts, output, work)))
+            pool = stack.enter_context(_start_helpers(context, helpers, (config, generator.fonts, output, work)))
             pending = [pool.apply_async(_write_in_worker) for _ in range(helpers)]
         for written in work.write(generator, output):
             entries += written

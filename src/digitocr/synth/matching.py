@@ -88,12 +88,13 @@ def rank_fonts(bank: GlyphBank, fonts: Sequence[GlyphSource], rng: np.random.Gen
 
 
 def fill_missing(bank: GlyphBank, chars: str, matches: Sequence[FontMatch],
-                 rng: np.random.Generator) -> GlyphBank:
-    """A bank that also draws `chars` it lacks, taken from the best-matching font that has them.
+                 rng: np.random.Generator, fonts: int = 3) -> GlyphBank:
+    """A bank that also draws `chars` it lacks, taken from the `fonts` best-matching fonts having them.
 
-    The borrowed glyph is scaled so that a character the bank does hold (drawn by the same font)
-    comes out at the bank's line height, and keeps its place in the font's line box, so sizes and
-    vertical positions agree with the real glyphs.
+    Several fonts rather than one: no font is the display's face, and a model that has seen a few
+    plausible shapes of a missing character is likelier to read the real one. A borrowed glyph is
+    scaled so that a character the bank does hold (drawn by the same font) comes out at the bank's
+    line height, and keeps its place in the font's line box.
     """
     missing = sorted(bank.missing(chars))
     if not missing:
@@ -101,10 +102,9 @@ def fill_missing(bank: GlyphBank, chars: str, matches: Sequence[FontMatch],
     reference = max(bank.glyphs, key=lambda c: len(bank.glyphs[c]))
     glyphs = {char: list(instances) for char, instances in bank.glyphs.items()}
     for char in missing:
-        font = next((m.source for m in matches if not m.source.missing(char + reference)), None)
-        if font is None:
-            continue
-        glyphs[char] = [_borrow(font, char, reference, bank, rng)]
+        donors = [m.source for m in matches if not m.source.missing(char + reference)][:fonts]
+        if donors:
+            glyphs[char] = [_borrow(font, char, reference, bank, rng) for font in donors]
     return GlyphBank(glyphs, bank.style, f"{bank.name}+fonts", bank.rejected, bank.crops)
 
 
