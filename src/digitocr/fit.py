@@ -160,14 +160,8 @@ def fit(samples_dir: Path | str, output_dir: Path | str, time_limit: float = 180
         seed: int = 0, overwrite: bool = False,
         on_progress: Callable[[FitProgress], None] | None = None) -> FitResult:
     """Build the bank, match fonts, train `tiny` on the styled stream, evaluate, write the report."""
-    # OpenCV's thread pool, once started here, deadlocks the forked batch worker of `train`.
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        return _fit(Path(samples_dir), Path(output_dir), time_limit, charset, holdout, fonts, seed, overwrite,
-                    on_progress or (lambda _: None))
-    finally:
-        cv2.setNumThreads(threads)
+    return _fit(Path(samples_dir), Path(output_dir), time_limit, charset, holdout, fonts, seed, overwrite,
+                on_progress or (lambda _: None))
 
 
 def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, holdout: Path | str | None,
