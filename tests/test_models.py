@@ -1,6 +1,6 @@
 import torch
 
-from digitocr.models import build_model, count_parameters, optimize_for_inference, pad_batch
+from digitocr.models import PairMaxPool, build_model, count_parameters, optimize_for_inference, pad_batch
 
 
 def multiply_adds(model: torch.nn.Module, images: torch.Tensor) -> int:
@@ -50,3 +50,17 @@ def test_padding_and_inference_folding_keep_the_outputs():
     assert float(images[0, 0, :, 40:].min()) == 1.0  # padded with the background value
     with torch.inference_mode():
         assert torch.allclose(model(images), optimize_for_inference(model)(images), atol=1e-4)
+
+
+def test_pair_max_pool_equals_max_pool_and_replaces_only_what_it_can():
+    images = torch.randn(2, 3, 7, 9).contiguous(memory_format=torch.channels_last)  # odd sizes drop a row/column
+    for kernel, pool_height, pool_width in [(2, True, True), ((2, 1), True, False), ((1, 2), False, True)]:
+        assert torch.equal(PairMaxPool(pool_height, pool_width)(images), torch.nn.MaxPool2d(kernel, kernel)(images))
+    crnn = build_model("crnn", 11).eval()
+    optimized = optimize_for_inference(crnn)
+    kinds = [type(layer).__name__ for layer in optimized.cnn]
+    assert kinds.count("PairMaxPool") == 2 and kinds.count("MaxPool2d") == 2  # padded pools stay as they are
+    assert "BatchNorm2d" not in kinds and kinds.index("PairMaxPool") < kinds.index("ReLU")
+    with torch.inference_mode():
+        crops = torch.rand(2, 1, 32, 41)
+        assert torch.allclose(crnn(crops), optimized(crops), atol=1e-4)

@@ -1,3 +1,6 @@
+import hashlib
+
+import cv2
 import numpy as np
 import pytest
 from digit_images import draw_digits
@@ -54,3 +57,37 @@ def test_mapping_round_trip_and_unknown_keys():
     assert Preprocess.from_mapping(preprocess.to_mapping()) == preprocess
     with pytest.raises(UserError, match="unknown preprocessing"):
         Preprocess.from_mapping({"sharpen": True})
+
+
+def varied_crops(count: int, seed: int = 0) -> list[np.ndarray]:
+    """Anti-aliased strokes of any grey on any grey, with noise: every polarity, contrast and ink amount."""
+    rng = np.random.default_rng(seed)
+    crops = []
+    for _ in range(count):
+        height, width = int(rng.integers(8, 80)), int(rng.integers(8, 200))
+        ink, paper = int(rng.integers(0, 256)), int(rng.integers(0, 256))
+        crop = np.full((height, width), paper, np.uint8)
+        for _ in range(int(rng.integers(0, 6))):
+            start = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+            end = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+            cv2.line(crop, start, end, ink, int(rng.integers(1, 4)), cv2.LINE_AA)
+        noise = rng.normal(0, rng.uniform(0, 25), crop.shape)
+        crops.append(np.clip(crop + noise, 0, 255).astype(np.uint8))
+    return crops
+
+
+@pytest.mark.parametrize(("preprocess", "expected"), [
+    (Preprocess(), "1bde4ce502604e44dcab198a12361eef7e19921c4f8e2d0383f6c521e0b1f63e"),
+    (Preprocess(binarize=True, margin=0.3), "09e926a653acab8b68cb7131ba97c6e572fa4d86d1670a342cdd6c064d42b412"),
+    (Preprocess(crop_to_ink=False, normalize_polarity=False),
+     "95edec9ccf83529700259ad0206f22b67dbd0b7bf8e5b3cd5665192f2e59203a"),
+])
+def test_output_is_pinned_bit_for_bit(preprocess, expected):
+    """Trained models expect exactly these arrays (the digests of the first, all-numpy implementation):
+    a faster preprocessing must give the same bits."""
+    digest = hashlib.sha256()
+    for crop in varied_crops(300):
+        array = preprocess(crop)
+        digest.update(np.asarray(array.shape).tobytes())
+        digest.update(array.tobytes())
+    assert digest.hexdigest() == expected

@@ -25,6 +25,9 @@ def test_read_read_batch_and_regions(tmp_path):
     assert isinstance(reading, Reading) and 0.0 <= reading.confidence <= 1.0
     batch = reader.read_batch([crop, np.asarray(crop), draw_digits("7")])
     assert batch[0] == batch[1] and len(batch) == 3
+    crops = [draw_digits(text) for text in ["4444", "1", "333", "55555", "22"]]  # batches of 2 sorted by width
+    small_batches = Reader(tmp_path / "model", batch_size=2)
+    assert small_batches.read_batch(crops) == small_batches.read_batch(crops[::-1])[::-1]
     screenshot = np.full((100, 200), 255, dtype=np.uint8)
     screenshot[40:72, 50:50 + crop.width] = np.asarray(crop)
     assert reader.read(screenshot, region=(50, 40, 50 + crop.width, 72)) == reader.read(crop)

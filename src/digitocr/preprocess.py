@@ -7,7 +7,10 @@ lets a model trained on one kind read the other.
 
 from __future__ import annotations
 
+import functools
+from bisect import bisect_left, bisect_right
 from dataclasses import asdict, dataclass, fields
+from itertools import accumulate
 from typing import Any
 
 import cv2
@@ -17,6 +20,7 @@ from PIL import Image
 from digitocr.errors import UserError
 
 BACKGROUND = 1.0  # the value of background (and padding) after preprocessing: dark ink on light
+_UNIT_SCALE = np.arange(256, dtype=np.float32) * np.float32(1 / 255)  # uint8 -> [0, 1] as one table look-up
 
 
 @dataclass(frozen=True)
@@ -50,22 +54,26 @@ class Preprocess:
         gray = to_gray(image)
         if gray.size == 0 or min(gray.shape) < 2:
             raise UserError(f"cannot read an image of size {gray.shape[1]}x{gray.shape[0]}")
+        # One histogram serves the polarity vote, the ink count and the background level below.
+        histogram = np.bincount(gray.ravel(), minlength=256)
         threshold = otsu_threshold(gray)
-        if self.normalize_polarity and _background_is_dark(gray, threshold):
-            gray = 255 - gray
+        rows, cols = _dark_profiles(gray, threshold)
+        if self.normalize_polarity and _background_is_dark(rows, cols, histogram, threshold):
+            gray = cv2.bitwise_not(gray)
             threshold = 255 - threshold
+            histogram = histogram[::-1]
+            rows, cols = _dark_profiles(gray, threshold)
         if self.crop_to_ink:
-            gray = _crop_to_ink(gray, gray < threshold, self.margin)
+            gray = _crop_to_ink(gray, rows, cols, histogram, threshold, self.margin)
         if self.stretch_contrast:
             gray = _stretch(gray)
         rows, cols = gray.shape
         width = max(1, round(cols * self.height / rows))
         gray = cv2.resize(gray, (width, self.height),
                           interpolation=cv2.INTER_AREA if rows > self.height else cv2.INTER_LINEAR)
-        if self.binarize:  # after resizing, so the network sees exactly two values
-            gray = np.where(gray >= otsu_threshold(gray), 255, 0).astype(np.uint8)
-        array = gray.astype(np.float32) * np.float32(1 / 255)
-        return pad_width(array, self.min_width)
+        if self.binarize:  # after resizing, so the network sees exactly two values (255 from Otsu's threshold up)
+            gray = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
+        return pad_width(cv2.LUT(gray, _UNIT_SCALE), self.min_width)
 
 
 def to_gray(image: Image.Image | np.ndarray) -> np.ndarray:
@@ -100,40 +108,64 @@ def otsu_threshold(gray: np.ndarray) -> int:
     return int(value) + 1
 
 
-def _background_is_dark(gray: np.ndarray, threshold: int) -> bool:
+def _dark_profiles(gray: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    """How many pixels of each row and of each column lie below `threshold`."""
+    dark = cv2.threshold(gray, threshold - 1, 1, cv2.THRESH_BINARY_INV)[1]
+    rows = cv2.reduce(dark, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    cols = cv2.reduce(dark, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    return rows, cols
+
+
+def _background_is_dark(rows: np.ndarray, cols: np.ndarray, histogram: np.ndarray, threshold: int) -> bool:
     """Background is the Otsu class that covers most of the border; ink rarely touches all four edges."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    dark_border = float((border < threshold).mean())
+    dark_border = int(rows[0] + rows[-1] + cols[0] + cols[-1]) / (2 * (rows.size + cols.size))
     if abs(dark_border - 0.5) > 0.1:
         return dark_border > 0.5
-    return float((gray < threshold).mean()) > 0.5  # ambiguous border: the majority class is background
+    # ambiguous border: the majority class is background
+    return int(histogram[:threshold].sum()) / (rows.size * cols.size) > 0.5
 
 
-def _crop_to_ink(gray: np.ndarray, ink: np.ndarray, margin: float) -> np.ndarray:
-    """Trim to the box holding 98% of the ink (so specks do not stretch it), then add the margin."""
-    if np.count_nonzero(ink) < 4:
+def _crop_to_ink(gray: np.ndarray, rows: np.ndarray, cols: np.ndarray, histogram: np.ndarray, threshold: int,
+                 margin: float) -> np.ndarray:
+    """Trim to the box holding 98% of the ink (the pixels below `threshold`, so specks do not stretch it),
+    then add the margin, filled with the median background level."""
+    if int(histogram[:threshold].sum()) < 4:
         return gray
-    top, bottom = _mass_span(np.count_nonzero(ink, axis=1))
-    left, right = _mass_span(np.count_nonzero(ink, axis=0))
+    top, bottom = _mass_span(rows)
+    left, right = _mass_span(cols)
     pad = max(1, round(margin * (bottom - top)))
-    background = gray[~ink]
-    level = int(np.median(background)) if background.size else 255
+    background = list(accumulate(histogram[threshold:].tolist()))
+    count = background[-1] if background else 0
+    if count:  # the median: the mean of the two middle values (the same one when the count is odd)
+        level = threshold + (bisect_right(background, (count - 1) // 2) + bisect_right(background, count // 2)) // 2
+    else:
+        level = 255
     return cv2.copyMakeBorder(gray[top:bottom, left:right], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=level)
 
 
-def _mass_span(profile: np.ndarray, trim: float = 0.01) -> tuple[int, int]:
-    cumulative = np.cumsum(profile) / profile.sum()
-    start = int(np.searchsorted(cumulative, trim, side="right"))
-    stop = int(np.searchsorted(cumulative, 1.0 - trim, side="left")) + 1
+def _mass_span(profile: np.ndarray) -> tuple[int, int]:
+    """The slice of `profile` without its first and last 1% of mass (in integers: exact, and cheap on short rows)."""
+    cumulative = list(accumulate(profile.tolist()))
+    total = cumulative[-1]
+    start = bisect_right(cumulative, total // 100)  # past the entries holding at most 1%
+    stop = bisect_left(cumulative, -(-99 * total // 100)) + 1  # through the first entry reaching 99%
     return start, max(stop, start + 1)
 
 
+@functools.lru_cache(maxsize=4096)
+def _stretch_table(low: int, high: int) -> np.ndarray:
+    """The look-up table mapping `low`..`high` onto 0..255 (cached: building it costs more than applying it)."""
+    table = np.clip((np.arange(256) - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)
+    table.setflags(write=False)
+    return table
+
+
 def _stretch(gray: np.ndarray) -> np.ndarray:
-    """Map the 1st..99th percentile of the values onto 0..255."""
-    cumulative = np.cumsum(np.bincount(gray.ravel(), minlength=256))
-    low = int(np.searchsorted(cumulative, 0.01 * cumulative[-1]))
-    high = int(np.searchsorted(cumulative, 0.99 * cumulative[-1]))
+    """Map the 1st..99th percentile of the values onto 0..255 (integer forms of the float quantiles: the same)."""
+    cumulative = list(accumulate(np.bincount(gray.ravel(), minlength=256).tolist()))
+    total = cumulative[-1]
+    low = bisect_left(cumulative, -(-total // 100))
+    high = bisect_left(cumulative, -(-99 * total // 100))
     if high - low < 1:
         return np.full_like(gray, 255)
-    table = np.clip((np.arange(256) - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)
-    return cv2.LUT(gray, table)
+    return cv2.LUT(gray, _stretch_table(low, high))

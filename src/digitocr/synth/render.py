@@ -38,11 +38,13 @@ class ColorRange:
 
     def __init__(self, ends: tuple[str, str]) -> None:
         self.low, self.high = (np.array(parse_color(end), np.float32) for end in ends)
+        self._span = self.high - self.low + 1
 
     def draw(self, rng: np.random.Generator, channels: int) -> np.ndarray:
         """A colour as 3 channel values, or its luma as 1 (as PIL's convert("L"))."""
-        rgb = np.floor(self.low + rng.random(3, dtype=np.float32) * (self.high - self.low + 1)).clip(0, 255)
-        return np.array([rgb @ LUMA], np.float32) if channels == 1 else rgb
+        rgb = np.floor(self.low + rng.random(3, dtype=np.float32) * self._span)
+        np.minimum(rgb, 255, out=rgb)  # float rounding can reach high + 1; nothing falls below 0
+        return (rgb @ LUMA).reshape(1) if channels == 1 else rgb
 
 
 def distort(mask: np.ndarray, kind: str, vertical: bool, horizontal: bool,
@@ -60,26 +62,28 @@ def distort(mask: np.ndarray, kind: str, vertical: bool, horizontal: bool,
         wave = np.sin if kind == "sine" else np.cos
         return (wave(np.radians(np.arange(count))) * max_offset).astype(np.int64)
 
+    # Each move is one scatter through flat indices into a zeroed, grown canvas: a pixel's flat index
+    # is its row's start plus its column, so a column's (row's) offset just adds to its indices.
     if vertical:  # column i moves down by offsets[i]; then rows move right, as TRDG does
         out = np.zeros((height + 2 * max_offset, width), np.uint8)
-        rows = np.arange(height)[:, None] + max_offset + offsets(width)[None, :]
-        out[rows, np.broadcast_to(np.arange(width), mask.shape)] = mask
+        starts = (max_offset + offsets(width)) * width + np.arange(width)
+        out.ravel()[np.arange(0, height * width, width)[:, None] + starts] = mask
         mask, height = out, out.shape[0]
     if horizontal:
-        out = np.zeros((height, width + 2 * max_offset), np.uint8)
-        cols = np.arange(width)[None, :] + max_offset + offsets(height)[:, None]
-        out[np.broadcast_to(np.arange(height)[:, None], mask.shape), cols] = mask
+        grown = width + 2 * max_offset
+        out = np.zeros((height, grown), np.uint8)
+        starts = np.arange(0, height * grown, grown) + max_offset + offsets(height)
+        out.ravel()[starts[:, None] + np.arange(width)] = mask
         mask = out
     return mask
 
 
 def crop_to_ink(mask: np.ndarray) -> np.ndarray:
     """The mask cropped to its inked rows and columns (unchanged when it has no ink)."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
+    left, top, width, height = cv2.boundingRect(mask)  # of the non-zero pixels
+    if width == 0:
         return mask
-    return mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return mask[top:top + height, left:left + width]
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,12 @@ def warp_into(mask: np.ndarray, layout: Layout, angle: float, stretch: float) ->
         scale = 1.0
     radians = math.radians(angle)
     cos, sin = math.cos(radians), math.sin(radians)
-    linear = scale * np.array([[cos * stretch, sin], [-sin * stretch, cos]], np.float64)
-    source_centre = np.array([(mask.shape[1] - 1) / 2, (mask.shape[0] - 1) / 2])
-    target_centre = np.array([layout.x + layout.text_width / 2 - 0.5, layout.y + layout.text_height / 2 - 0.5])
-    matrix = np.hstack([linear, (target_centre - linear @ source_centre)[:, None]])
+    # Plain floats: for a 2 x 3 matrix, numpy's per-call cost is most of a warp's.
+    (a, b), (c, d) = (scale * (cos * stretch), scale * sin), (scale * (-sin * stretch), scale * cos)
+    source_x, source_y = (mask.shape[1] - 1) / 2, (mask.shape[0] - 1) / 2
+    target_x, target_y = layout.x + layout.text_width / 2 - 0.5, layout.y + layout.text_height / 2 - 0.5
+    matrix = np.array([[a, b, target_x - (a * source_x + b * source_y)],
+                       [c, d, target_y - (c * source_x + d * source_y)]])
     return cv2.warpAffine(mask, matrix, (layout.canvas_width, layout.canvas_height),
                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
