@@ -670,12 +670,18 @@ def _worker_context(start_method: str) -> multiprocessing.context.BaseContext:
 
 def _start_helpers(context: multiprocessing.context.BaseContext, helpers: int,
                    initargs: tuple) -> multiprocessing.pool.Pool:
-    """A pool of helper processes, started while OpenCV's worker threads are stopped: a process forked
-    beside them inherits a thread pool whose threads do not exist, and its first blur can hang."""
+    """A pool of helper processes. `write_dataset` starts them while OpenCV's worker threads are stopped:
+    a process forked beside them inherits a thread pool whose threads do not exist, and its first blur can hang."""
+    return context.Pool(helpers, initializer=_start_worker, initargs=initargs)
+
+
+@contextlib.contextmanager
+def _opencv_single_threaded() -> Iterator[None]:
+    """OpenCV's threads only spin-wait on images this small (a third of a run's CPU went to sched_yield)."""
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        return context.Pool(helpers, initializer=_start_worker, initargs=initargs)
+        yield
     finally:
         cv2.setNumThreads(threads)
 
@@ -714,7 +720,7 @@ def write_dataset(config: GeneratorConfig, output_dir: str | Path, count: int, w
     work = _SharedWork(count, context.Value("q", 0), context.Value("q", 0), context.Event())
     helpers = min(workers - 1, math.ceil(count / _CHUNK_SIZE) - 1)
     entries: list[Entry] = []
-    with _interrupt_sets(work.stop), contextlib.ExitStack() as stack:
+    with _interrupt_sets(work.stop), _opencv_single_threaded(), contextlib.ExitStack() as stack:
         pending = []
         if helpers > 0:
             pool = stack.enter_context(_start_helpers(context, helpers, (config, generator.fonts, output, work)))
