@@ -136,12 +136,13 @@ def test_bank_prefix_loads_a_glyph_bank(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert loaded == [tmp_path / "game.bank"] and fonts[0].name == "bank"
 
 
-def test_font_files_pickle_without_their_caches() -> None:
-    import pickle
+def test_font_files_copy_without_their_caches() -> None:
+    """Worker processes receive fonts through pickling's reduce protocol, which deepcopy exercises too."""
+    import copy as copying
 
     font = FontFile(family_file("oswald"))
     font.render("12", 30, 0.0, np.random.default_rng(0))
-    copy = pickle.loads(pickle.dumps(font))
+    copy = copying.deepcopy(font)
     assert copy == font
     assert np.array_equal(copy.render("12", 30, 0.0, np.random.default_rng(0)),
                           font.render("12", 30, 0.0, np.random.default_rng(0)))
