@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from digitocr.data import LabelledImages, SkippedFile
+from digitocr.files import atomic_path, write_text_atomically
 from digitocr.metrics import character_accuracy, confusions, sample_character_accuracy, word_accuracy
-from digitocr.modelio import atomic_path, write_text_atomically
 from digitocr.reader import Reader
 
 

@@ -31,8 +31,8 @@ from digitocr.data import (
 )
 from digitocr.errors import UserError
 from digitocr.evaluate import EvalReport, evaluate
+from digitocr.files import write_text_atomically
 from digitocr.metrics import character_accuracy, word_accuracy
-from digitocr.modelio import write_text_atomically
 from digitocr.preprocess import Preprocess
 from digitocr.reader import Reader
 from digitocr.report import write_fit_report

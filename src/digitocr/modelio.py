@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +15,7 @@ from torch import nn
 from digitocr import __version__
 from digitocr.charset import Charset
 from digitocr.errors import UserError
+from digitocr.files import atomic_path, write_text_atomically
 from digitocr.models import ARCHITECTURES, build_model
 from digitocr.preprocess import Preprocess
 
@@ -35,25 +32,6 @@ class LoadedModel:
     charset: Charset
     preprocess: Preprocess
     meta: dict[str, Any]
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success it replaces `path` in one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        yield Path(temporary)
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    with atomic_path(path) as temporary:
-        temporary.write_text(text, encoding="utf-8")
 
 
 def architecture_name(model: nn.Module) -> str:

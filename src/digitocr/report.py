@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitocr.evaluate import EvalReport, save_grid, summary_lines
-from digitocr.modelio import atomic_path, write_text_atomically
+from digitocr.files import atomic_path, write_text_atomically
 from digitocr.synth.generate import GeneratorConfig
 from digitocr.synth.glyphs import GlyphBank
 

@@ -28,8 +28,9 @@ from digitocr import __version__
 from digitocr.charset import DIGITS, Charset
 from digitocr.data import Augment, BatchMaker, BatchStream, FolderSource, batches_per_epoch
 from digitocr.errors import UserError
+from digitocr.files import atomic_path, write_text_atomically
 from digitocr.metrics import character_accuracy, word_accuracy
-from digitocr.modelio import atomic_path, save_model, write_text_atomically
+from digitocr.modelio import save_model
 from digitocr.models import build_model, pad_batch
 from digitocr.preprocess import Preprocess
 

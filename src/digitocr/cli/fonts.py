@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io
-from pathlib import Path
 
 HELP = "list the default, held-out and installed fonts; -o writes a picture of their digits"
 
@@ -17,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from digitocr.files import save_png
     from digitocr.synth.fonts import (
         DEFAULT_FAMILIES,
         HELDOUT_FAMILIES,
@@ -25,7 +24,6 @@ def run(args: argparse.Namespace) -> int:
         resolve_fonts,
         specimen,
     )
-    from digitocr.synth.generate import write_atomically
 
     families = installed_families()
     sections = {
@@ -50,10 +48,6 @@ def run(args: argparse.Namespace) -> int:
             if source not in shown:
                 shown.append(source)
     if args.output:
-        buffer = io.BytesIO()
-        specimen(shown, args.charset).save(buffer, format="PNG")
-        output = Path(args.output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(output, buffer.getvalue())
+        output = save_png(specimen(shown, args.charset), args.output)
         print(f"picture of {len(shown)} fonts: {output}")
     return 0

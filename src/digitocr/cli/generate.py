@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 HELP = "write synthetic text images (LABEL_INDEX.EXT + labels.tsv); accepts TRDG's flags"
 CONTACT_SHEET_IMAGES = 64
@@ -29,18 +28,16 @@ def _warn(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import io
-
     from PIL import Image
     from tqdm import tqdm
 
     from digitocr.errors import UserError
+    from digitocr.files import save_png
     from digitocr.synth.generate import (
         TextImageGenerator,
         config_from_arguments,
         contact_sheet,
         read_manifest,
-        write_atomically,
         write_dataset,
     )
 
@@ -59,10 +56,6 @@ def run(args: argparse.Namespace) -> int:
     if args.contact_sheet:
         samples = [(Image.open(manifest.parent / name), label)
                    for name, label in read_manifest(manifest)[:CONTACT_SHEET_IMAGES]]
-        buffer = io.BytesIO()
-        contact_sheet(samples).save(buffer, format="PNG")
-        sheet_path = Path(args.contact_sheet)
-        sheet_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(sheet_path, buffer.getvalue())
+        sheet_path = save_png(contact_sheet(samples), args.contact_sheet)
         print(f"contact sheet: {sheet_path}")
     return 0

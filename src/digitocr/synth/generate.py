@@ -14,7 +14,6 @@ import json
 import math
 import multiprocessing
 import multiprocessing.pool
-import os
 import re
 import signal
 import string
@@ -32,6 +31,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitocr.errors import UserError
+from digitocr.files import write_atomically
 from digitocr.synth.augment import binarize, gaussian_blur, jpeg_degrade, to_uint8
 from digitocr.synth.fonts import GlyphSource, resolve_fonts
 from digitocr.synth.render import (
@@ -578,22 +578,6 @@ def file_name(label: str, index: int, config: GeneratorConfig) -> str:
     """`LABEL_INDEX.EXT` (or TRDG's other name formats); path separators in a label become '_'."""
     safe_label = label.replace("/", "_").replace("\\", "_").replace("\0", "_")
     return NAME_FORMATS[config.name_format].format(label=safe_label, index=index) + f".{config.extension}"
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        try:
-            os.write(descriptor, data)
-        finally:
-            os.close(descriptor)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def _prepare_output_dir(output_dir: str | Path) -> Path:

@@ -21,7 +21,8 @@ from PIL import Image, UnidentifiedImageError
 
 from digitocr.data import list_labelled_files
 from digitocr.errors import UserError
-from digitocr.synth.generate import encode_image, write_atomically
+from digitocr.files import write_atomically, write_text_atomically
+from digitocr.synth.generate import encode_image
 
 BANK_FILE = "bank.json"
 # Binarisation levels tried in turn: a glow or blur can join neighbours at the first level and
@@ -199,7 +200,7 @@ class GlyphBank:
             "rejected": [asdict(r) for r in self.rejected],
         }
         path = folder / BANK_FILE
-        write_atomically(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        write_text_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return path
 
 
