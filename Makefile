@@ -4,9 +4,19 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup setup-system demo test lint clean
 
 setup: $(STAMP)
+
+# Debian packages that tests and benchmarks drive for real (a virtual X screen, a browser and its driver,
+# Tesseract for the peer benchmark). Installed only when one is missing; the machine runs as root.
+SYSTEM_PACKAGES :=
+setup-system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 # The CPU build of torch goes in first where this machine keeps it on disk, so the
 # `torch>=2.2` range in pyproject is already met and pip never pulls a CUDA build.
@@ -27,7 +37,7 @@ demo: $(STAMP)
 	$(VENV)/bin/digitocr eval --model demo/tiny/best demo/heldout --grid demo/heldout-grid.png --csv demo/heldout.csv
 	@echo "model: demo/tiny/best  log: demo/tiny/log.csv  curves: demo/tiny/curves.png  held-out grid: demo/heldout-grid.png"
 
-test: $(STAMP)
+test: $(STAMP) setup-system
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
