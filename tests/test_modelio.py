@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -54,3 +55,17 @@ def test_a_corrupt_weights_file_is_refused_not_unpickled(tmp_path):
     (tmp_path / "model" / "model.safetensors").write_bytes(b"\x80\x04K\x01.")  # a pickle, not safetensors
     with pytest.raises(UserError, match="cannot read"):
         load_model(tmp_path / "model")
+
+
+def test_model_folders_of_release_0_1_0_still_load():
+    """tests/fixtures/model-0.1.0 was written by release 0.1.0 (`digitocr train --steps 3`): it must keep
+    loading, and give the same outputs, whatever the configuration and model code become."""
+    import numpy as np
+
+    folder = Path(__file__).parent / "fixtures" / "model-0.1.0"
+    expected = np.load(folder / "expected.npz")
+    loaded = load_model(folder)
+    assert loaded.charset.chars == "0123456789" and loaded.preprocess == Preprocess()
+    with torch.inference_mode():
+        log_probs = loaded.model(torch.from_numpy(expected["images"])).numpy()
+    np.testing.assert_allclose(log_probs, expected["log_probs"], rtol=1e-5, atol=1e-5)
