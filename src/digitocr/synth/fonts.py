@@ -288,6 +288,11 @@ def _sources_for_spec(spec: str) -> list[GlyphSource]:
         if path.suffix.lower() not in FONT_SUFFIXES:
             raise UserError(f"{spec} is not a font file (expected {', '.join(sorted(FONT_SUFFIXES))})")
         return [FontFile(path)]
+    from digitocr.synth.procedural import procedural_sources  # imports compose_glyphs from here
+
+    procedural = procedural_sources(spec)
+    if procedural is not None:
+        return procedural
     if spec in ("default", "heldout"):
         return list(default_fonts() if spec == "default" else heldout_fonts())
     family = find_family(spec)
@@ -299,7 +304,8 @@ def _sources_for_spec(spec: str) -> list[GlyphSource]:
 
 def resolve_fonts(specs: list[str], charset: str,
                   warn: Callable[[str], None]) -> list[GlyphSource]:
-    """Glyph sources for font specs (file, folder, installed family, `default`, `heldout`, `bank:PATH`);
+    """Glyph sources for font specs (file, folder, installed family, `default`, `heldout`, `bank:PATH`,
+    procedural `seg7`/`seg14`/`dotmatrix`/`pixel`/`procedural`);
     no specs means the default set. Sources lacking a character of `charset` are skipped with `warn`."""
     candidates: list[GlyphSource] = []
     for spec in specs or ["default"]:

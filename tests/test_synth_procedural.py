@@ -1,0 +1,85 @@
+"""Procedural glyph sources: seven/fourteen-segment, dot-matrix, pixel digits."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from digitocr.synth.fonts import GlyphSource, resolve_fonts
+from digitocr.synth.generate import GeneratorConfig, TextImageGenerator, parse_generator_args
+from digitocr.synth.procedural import FONT_3X5, FONT_5X7, SEVEN, SUPPORTED, procedural_sources
+
+NAMES = ["seg7", "seg14", "dotmatrix", "pixel"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_source_draws_every_supported_character(name: str) -> None:
+    (source,) = procedural_sources(name)
+    assert isinstance(source, GlyphSource)
+    assert source.missing(SUPPORTED) == set()
+    assert source.missing("0a") == {"a"}
+    rng = np.random.default_rng(0)
+    for char in SUPPORTED:
+        mask = source.render(char, 32, 0.0, rng)
+        assert mask.dtype == np.uint8 and mask.max() == 255, char
+        assert 28 <= mask.shape[0] <= 40
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_digits_are_told_apart_and_rendering_is_seeded(name: str) -> None:
+    (source,) = procedural_sources(name)
+    masks = {digit: source.render(digit, 40, 0.0, np.random.default_rng(3)) for digit in "0123456789"}
+    shapes = {digit: (mask.shape, mask.tobytes()) for digit, mask in masks.items()}
+    assert len(set(shapes.values())) == 10
+    again = source.render("0123", 40, 0.0, np.random.default_rng(3))
+    assert np.array_equal(again, source.render("0123", 40, 0.0, np.random.default_rng(3)))
+
+
+def test_longer_text_is_wider_and_spacing_widens_it() -> None:
+    (source,) = procedural_sources("seg7")
+    one = source.render("8", 32, 0.0, np.random.default_rng(1))
+    four = source.render("8888", 32, 0.0, np.random.default_rng(1))
+    spaced = source.render("8888", 32, 6.0, np.random.default_rng(1))
+    assert four.shape[1] > 3 * one.shape[1]
+    assert spaced.shape[1] >= four.shape[1] + 17
+
+
+def test_unlit_segments_show_faintly_on_some_renderings() -> None:
+    (source,) = procedural_sources("seg7")
+    rng = np.random.default_rng(0)
+    faint = [mask for mask in (source.render("1", 32, 0.0, rng) for _ in range(40))
+             if ((mask > 10) & (mask < 90)).sum() > 30]
+    assert faint, "no rendering showed unlit segments"
+
+
+def test_bitmap_fonts_and_segment_maps_are_well_formed() -> None:
+    assert all(bitmap.shape == (7, 5) for bitmap in FONT_5X7.values())
+    assert all(bitmap.shape == (5, 3) for bitmap in FONT_3X5.values())
+    assert set(FONT_5X7) == set(FONT_3X5) == set(SUPPORTED)
+    assert SEVEN["8"] == "abcdefg"
+
+
+def test_pixel_digits_are_whole_pixels() -> None:
+    (source,) = procedural_sources("pixel")
+    mask = source.render("0123", 48, 0.0, np.random.default_rng(0))
+    assert set(np.unique(mask)) <= {0, 255}
+
+
+def test_specs_resolve_like_fonts_and_sources_pickle() -> None:
+    sources = resolve_fonts(["procedural", "seg7"], "0123456789.-", lambda message: None)
+    assert [source.name for source in sources] == NAMES  # repeats are dropped
+    assert pickle.loads(pickle.dumps(sources)) == sources
+    assert procedural_sources("roboto") is None
+
+
+def test_generator_draws_with_procedural_sources() -> None:
+    config = parse_generator_args(["-ft", "seg7", "-ft", "dotmatrix", "--charset", "0123456789.:-",
+                                   "--seed", "5"])
+    generator = TextImageGenerator(config)
+    assert [font.name for font in generator.fonts] == ["seg7", "dotmatrix"]
+    image, label = generator.sample_at(0)
+    assert image.height == 32 and label
+    fitted = TextImageGenerator(GeneratorConfig(fonts=("pixel",), fit=True, seed=1))
+    assert fitted.sample_at(0)[0].height == 32
