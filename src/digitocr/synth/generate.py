@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw, ImageFont
 from digitocr.errors import UserError
 from digitocr.files import write_atomically
 from digitocr.synth.augment import binarize, gaussian_blur, jpeg_degrade, to_uint8
+from digitocr.synth.effects import parse_effects
 from digitocr.synth.fonts import GlyphSource, resolve_fonts
 from digitocr.synth.render import (
     LUMA,
@@ -151,6 +152,7 @@ class GeneratorConfig:
     stretch: tuple[float, float] = (1.0, 1.0)  # horizontal stretch of the text
     padding: tuple[float, float] = (0.0, 0.0)  # extra space left and right, in image heights, each drawn
     subpixel_offset: float = 0.0  # the text moves by up to this many pixels along each axis
+    effects: str = ""  # screen effects and their probabilities, e.g. "glow=0.3,scanlines=0.2" (synth/effects.py)
     image_mode: str = "RGB"
     extension: str = "jpg"
     name_format: int = 0  # 0: LABEL_INDEX.EXT, 1: INDEX_LABEL.EXT, 2: INDEX.EXT
@@ -192,6 +194,7 @@ class GeneratorConfig:
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
+        parse_effects(self.effects)
         for name, choices in _CHOICES.items():
             if getattr(self, name) not in choices:
                 raise UserError(f"{name} must be one of {', '.join(choices)}")
@@ -242,6 +245,8 @@ def _normalise_field(name: str, value: Any) -> Any:
         return margins * 4 if len(margins) == 1 else margins
     if name == "fonts":
         return (value,) if isinstance(value, str) else tuple(str(spec) for spec in value)
+    if name == "effects" and isinstance(value, dict):
+        return ",".join(f"{effect}={probability}" for effect, probability in value.items())
     if name == "width":
         width = _number(value, name, int)
         return None if width == -1 else width  # TRDG's -1: as wide as the text
@@ -350,6 +355,8 @@ def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
     add("--jpeg-quality", dest="jpeg_quality", metavar="LOW-HIGH", help="JPEG degradation, e.g. 30-90")
     add("--invert", nargs="?", const="1", metavar="P", help="probability of inverting the finished image")
     add("--threshold", metavar="T|LOW-HIGH|otsu", help="two-valued image: brighter than T becomes white")
+    add("--effects", metavar="NAME=P,...|all", help="screen effects with their probabilities: glow, colors, "
+        "gradient, texture, scanlines, subpixel, motion, downscale (e.g. glow=0.3,scanlines=0.2)")
 
     add = group("output format")
     add("-im", "--image_mode", "--image-mode", dest="image_mode", metavar="MODE", help="L or RGB")
@@ -424,6 +431,7 @@ class TextImageGenerator:
         self._backgrounds = BackgroundImages(config.background_dir) if config.background == "image" else None
         self._text_color = ColorRange(config.text_color)
         self._background_color = ColorRange(config.background_color) if config.background_color else None
+        self._effects = parse_effects(config.effects)
         sample_text = "".join(sorted(set(chars) - set(" \t"))) or "0"
         # With -fi the ink fills the box: render at line-box height / ink height so it is not upscaled.
         self._line_per_ink = [
@@ -487,6 +495,9 @@ class TextImageGenerator:
             mask = crop_to_ink(mask)
         layout = self._layout(mask.shape, box_height, angle, stretch, rng)
         coverage = warp_into(mask, layout, angle, stretch)
+        if self._effects.active:
+            channels = 1 if config.image_mode == "L" else 3
+            return self._finish(self._effects.apply(coverage, rng, channels, self._paint), rng), label
         return self._finish(self._paint(coverage, rng), rng), label
 
     def _label(self, rng: np.random.Generator, index: int | None) -> str:
