@@ -10,7 +10,7 @@ setup: $(STAMP)
 
 # Debian packages that tests and benchmarks drive for real (a virtual X screen, a browser and its driver,
 # Tesseract for the peer benchmark). Installed only when one is missing; the machine runs as root.
-SYSTEM_PACKAGES := chromium chromium-driver
+SYSTEM_PACKAGES := chromium chromium-driver xvfb openbox
 setup-system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
