@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitocr.errors import UserError
+from digitocr.synth.families import FONT_SETS, require_installed
 
 FONT_SUFFIXES = frozenset({".ttf", ".otf", ".ttc"})
 FONT_PACKAGE_GROUP = "fontpkg.family"
@@ -295,6 +296,8 @@ def _sources_for_spec(spec: str) -> list[GlyphSource]:
         return procedural
     if spec in ("default", "heldout"):
         return list(default_fonts() if spec == "default" else heldout_fonts())
+    if spec in FONT_SETS:  # the general model's training and evaluation families
+        return list(family_fonts(require_installed(spec, installed_families())))
     family = find_family(spec)
     if family is None:
         raise UserError(f"unknown font {spec!r}: not a font file, a folder or an installed family; "
@@ -304,7 +307,8 @@ def _sources_for_spec(spec: str) -> list[GlyphSource]:
 
 def resolve_fonts(specs: list[str], charset: str,
                   warn: Callable[[str], None]) -> list[GlyphSource]:
-    """Glyph sources for font specs (file, folder, installed family, `default`, `heldout`, `bank:PATH`,
+    """Glyph sources for font specs (file, folder, installed family, `default`, `heldout`, `general`,
+    `evaluation`, `bank:PATH`,
     procedural `seg7`/`seg14`/`dotmatrix`/`pixel`/`procedural`);
     no specs means the default set. Sources lacking a character of `charset` are skipped with `warn`."""
     candidates: list[GlyphSource] = []
