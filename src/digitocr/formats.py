@@ -1,0 +1,234 @@
+"""Number formats, and CTC decoding that only returns strings of the format.
+
+A format is a regular expression over the model's charset plus a parser to a number. Decoding searches the
+network's outputs for the most probable path whose text fits the format (a beam search over prefixes that
+drops every prefix the expression can no longer complete), instead of decoding greedily and rejecting: a
+speedometer read as "1S1" or "15.1" comes back as "151" when the network gave that a fair chance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import regex
+
+from digitocr.charset import BLANK, Charset
+from digitocr.errors import UserError
+
+# Units of `time:` patterns: a run of the letter is that many digits; the first unit may grow (9:59 or 12:59).
+_TIME_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+BEAM_WIDTH = 16
+_PRUNE = math.log(1e-4)  # characters less likely than this in a frame are not tried there
+
+
+def _parse_number(text: str) -> int | float | None:
+    """'151' -> 151, '-3.25' -> -3.25, '1,024' -> 1024; None when the text is no number."""
+    cleaned = text.replace(",", "").rstrip("%")
+    try:
+        return int(cleaned)
+    except ValueError:
+        pass
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """A named regular expression over the charset, and how its text becomes a number."""
+
+    name: str
+    pattern: str
+    parser: Callable[[str], int | float | None] = field(default=_parse_number, repr=False, compare=False)
+    required: str = ""  # characters every fitting text needs (checked against a model's charset)
+
+    def __post_init__(self) -> None:
+        try:
+            compiled = regex.compile(self.pattern)
+        except regex.error as error:
+            raise UserError(f"format {self.name!r}: bad regular expression: {error}") from None
+        object.__setattr__(self, "_compiled", compiled)
+
+    def fits(self, text: str) -> bool:
+        return self._compiled.fullmatch(text) is not None  # type: ignore[attr-defined]
+
+    def could_become(self, prefix: str) -> bool:
+        """Whether some continuation of `prefix` fits (the pruning test of the constrained search)."""
+        return self._compiled.fullmatch(prefix, partial=True) is not None  # type: ignore[attr-defined]
+
+    def parse(self, text: str) -> int | float | None:
+        """The number `text` shows, or None when it does not fit the format."""
+        return self.parser(text) if self.fits(text) else None
+
+    def check_charset(self, charset: Charset, where: str) -> None:
+        """UserError when the model cannot produce a character this format needs."""
+        if missing := charset.missing(self.required):
+            raise UserError(f"{where}: format {self.name!r} needs {''.join(sorted(missing))!r}, which the model "
+                            f"does not read (its charset is {charset.chars!r})")
+
+
+def _time_format(spec: str, layout: str) -> NumberFormat:
+    """`m:ss.fff`-style layouts: h/m/s digits, separators as written, f for fractions of a second."""
+    pieces: list[str] = []
+    units: list[float] = []
+    i = 0
+    while i < len(layout):
+        letter = layout[i]
+        run = len(layout) - i - len(layout[i:].lstrip(letter))
+        if letter in _TIME_UNITS:
+            digits = rf"\d{{{run},}}" if not units else r"[0-5]\d" if run == 2 else rf"\d{{{run}}}"
+            pieces.append(f"({digits})")
+            units.append(_TIME_UNITS[letter])
+        elif letter == "f":
+            pieces.append(rf"(\d{{{run}}})")
+            units.append(0.0)
+        elif letter.isalnum():
+            raise UserError(f"format {spec!r}: time layouts use h, m, s and f, not {letter!r}")
+        else:
+            pieces.append(regex.escape(letter * run))
+        i += run
+    if not units or units[0] == 0.0:
+        raise UserError(f"format {spec!r}: a time layout starts with h, m or s (like m:ss.fff)")
+    pattern = "".join(pieces)
+    compiled = regex.compile(pattern)
+
+    def seconds(text: str) -> float | None:
+        match = compiled.fullmatch(text)
+        if match is None:
+            return None
+        total = 0.0
+        for group, unit in zip(match.groups(), units):
+            total += int(group) * unit if unit else int(group) / 10 ** len(group)
+        return total
+
+    required = "".join(dict.fromkeys(ch for ch in layout if ch not in "hmsf"))
+    return NumberFormat(spec, pattern, seconds, required)
+
+
+def parse_format(spec: str) -> NumberFormat:
+    """A format from its name: `int`, `signed`, `decimal` / `decimal:N`, `signed-decimal[:N]`, `percent[:N]`,
+    `time` / `time:m:ss.fff` (value in seconds), or `re:<regex>` (value when the text is a number)."""
+    name, _, argument = spec.strip().partition(":")
+    if name == "re":
+        if not argument:
+            raise UserError("format 're:' needs a regular expression after the colon")
+        return NumberFormat(spec, argument)
+    if name == "time":
+        return _time_format(spec, argument or "m:ss")
+    places = ""
+    if name in ("decimal", "signed-decimal", "percent") and argument:
+        if not argument.isdigit() or not 0 < int(argument) <= 9:
+            raise UserError(f"format {spec!r}: the number of decimal places is 1 to 9, got {argument!r}")
+        places = argument
+    elif argument:
+        raise UserError(f"format {spec!r}: {name!r} takes no argument")
+    fraction = rf"\.\d{{{places}}}" if places else r"(\.\d+)?"
+    patterns = {
+        "int": (r"\d+", ""),
+        "signed": (r"-?\d+", ""),
+        "decimal": (r"\d+" + (rf"\.\d{{{places}}}" if places else r"\.\d+"), "."),
+        "signed-decimal": (r"-?\d+" + (rf"\.\d{{{places}}}" if places else r"\.\d+"), "."),
+        "percent": (r"-?\d+" + fraction + "%", "%" + ("." if places else "")),
+    }
+    if name not in patterns:
+        raise UserError(f"unknown format {spec!r} (use int, signed, decimal:N, signed-decimal:N, percent, "
+                        "time:m:ss.fff or re:REGEX)")
+    pattern, required = patterns[name]
+    return NumberFormat(spec, pattern, _parse_number, required)
+
+
+# ---------------------------------------------------------------- decoding
+
+def greedy_path(log_probs: np.ndarray, charset: Charset) -> tuple[str, float, list[float]]:
+    """Best-path decoding of one (T, C) output: text, path probability, and each character's probability
+    (the highest of the frames that emit it)."""
+    best = log_probs.argmax(axis=1)
+    frame_log_probs = log_probs[np.arange(len(best)), best]
+    keep = (best != BLANK) & np.concatenate(([True], best[1:] != best[:-1]))
+    starts = np.flatnonzero(keep)
+    text = "".join(charset.chars[c - 1] for c in best[starts].tolist())
+    char_confidences = []
+    for start in starts.tolist():
+        stop = start + 1
+        while stop < len(best) and best[stop] == best[start]:
+            stop += 1
+        char_confidences.append(float(np.exp(frame_log_probs[start:stop].max())))
+    return text, float(np.exp(frame_log_probs.sum())), char_confidences
+
+
+@dataclass
+class _Beam:
+    """A prefix's best path ending in a blank and ending in its last character (log-probabilities), and the
+    character probabilities along each."""
+
+    blank: float = -math.inf
+    char: float = -math.inf
+    blank_confidences: tuple[float, ...] = ()
+    char_confidences: tuple[float, ...] = ()
+
+    @property
+    def score(self) -> float:
+        return max(self.blank, self.char)
+
+    @property
+    def confidences(self) -> tuple[float, ...]:
+        return self.blank_confidences if self.blank >= self.char else self.char_confidences
+
+
+def constrained_candidates(log_probs: np.ndarray, charset: Charset, fmt: NumberFormat,
+                           beam_width: int = BEAM_WIDTH) -> list[tuple[str, float, list[float]]]:
+    """The best paths (one per text) whose text fits `fmt`, most probable first: (text, path probability,
+    character probabilities). Empty when no path the beam kept fits."""
+    beams: dict[str, _Beam] = {"": _Beam(blank=0.0)}
+    viable: dict[str, bool] = {}
+    for frame in log_probs:
+        tried = np.flatnonzero(frame > _PRUNE).tolist()
+        step: dict[str, _Beam] = {}
+        for prefix, beam in beams.items():
+            here = step.setdefault(prefix, _Beam())
+            score = beam.score + float(frame[BLANK])
+            if score > here.blank:
+                here.blank, here.blank_confidences = score, beam.confidences
+            last = charset.chars.index(prefix[-1]) + 1 if prefix else -1
+            for c in tried:
+                if c == BLANK:
+                    continue
+                probability = float(np.exp(frame[c]))
+                if c == last:  # the same character again: continues it, or (after a blank) repeats it
+                    score = beam.char + float(frame[c])
+                    if score > here.char:
+                        confidences = beam.char_confidences[:-1] + (max(beam.char_confidences[-1], probability),)
+                        here.char, here.char_confidences = score, confidences
+                    source, source_confidences = beam.blank, beam.blank_confidences
+                else:
+                    source, source_confidences = beam.score, beam.confidences
+                if source == -math.inf:
+                    continue
+                extended = prefix + charset.chars[c - 1]
+                if extended not in viable:
+                    viable[extended] = fmt.could_become(extended)
+                if not viable[extended]:
+                    continue
+                target = step.setdefault(extended, _Beam())
+                score = source + float(frame[c])
+                if score > target.char:
+                    target.char, target.char_confidences = score, source_confidences + (probability,)
+        beams = dict(sorted(step.items(), key=lambda item: item[1].score, reverse=True)[:beam_width])
+    fitting = [(prefix, beam) for prefix, beam in beams.items() if fmt.fits(prefix)]
+    fitting.sort(key=lambda item: item[1].score, reverse=True)
+    return [(prefix, float(np.exp(beam.score)), list(beam.confidences)) for prefix, beam in fitting]
+
+
+def decode_constrained(log_probs: np.ndarray, charset: Charset, fmt: NumberFormat
+                       ) -> tuple[str, float, list[float]]:
+    """The most probable path of a (T, C) output whose text fits `fmt`: (text, path probability, character
+    probabilities). The greedy path when it fits (it is then the best); ("", 0.0, []) when nothing fits."""
+    greedy = greedy_path(log_probs, charset)
+    if fmt.fits(greedy[0]):
+        return greedy
+    candidates = constrained_candidates(log_probs, charset, fmt)
+    return candidates[0] if candidates else ("", 0.0, [])

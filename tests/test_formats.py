@@ -1,0 +1,81 @@
+"""Formats: what they accept and parse, and decoding that finds the best path fitting a format."""
+
+import numpy as np
+import pytest
+
+from digitocr.charset import Charset
+from digitocr.errors import UserError
+from digitocr.formats import constrained_candidates, decode_constrained, greedy_path, parse_format
+
+CHARSET = Charset("0123456789.:-%")
+
+
+@pytest.mark.parametrize(("spec", "text", "value"), [
+    ("int", "151", 151), ("int", "-151", None), ("int", "15.1", None),
+    ("signed", "-40", -40), ("signed", "40", 40), ("signed", "4-0", None),
+    ("decimal:2", "3.14", 3.14), ("decimal:2", "3.1", None), ("decimal", "12.5", 12.5), ("decimal", "12", None),
+    ("signed-decimal:1", "-0.5", -0.5), ("percent", "99%", 99), ("percent:1", "99.5%", 99.5),
+    ("percent", "99", None), ("time", "1:23", 83.0), ("time", "1:63", None),
+    ("time:m:ss.fff", "1:23.456", 83.456), ("time:m:ss.fff", "12:03.050", 723.05),
+    ("time:h:mm:ss", "1:02:03", 3723.0), ("re:[0-9]{3}", "007", 7), ("re:[0-9]{3}", "07", None),
+    ("re:[0-9]+/[0-9]+", "3/5", None),  # fits, but is no single number
+])
+def test_formats_accept_and_parse(spec, text, value):
+    fmt = parse_format(spec)
+    assert fmt.parse(text) == value
+    assert fmt.fits(text) == (value is not None or spec == "re:[0-9]+/[0-9]+")
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("float", "unknown format 'float'"), ("decimal:x", "decimal places is 1 to 9"), ("int:3", "takes no argument"),
+    ("re:", "needs a regular expression"), ("re:[0-9", "bad regular expression"),
+    ("time:x:ss", "h, m, s and f"), ("time:.fff", "starts with h, m or s"),
+])
+def test_bad_formats_are_one_line_errors(spec, message):
+    with pytest.raises(UserError, match=message):
+        parse_format(spec)
+
+
+def test_a_format_names_the_characters_a_model_lacks():
+    with pytest.raises(UserError, match="needs '.:'"):
+        parse_format("time:m:ss.fff").check_charset(Charset(), "region 'lap'")
+    parse_format("int").check_charset(Charset(), "region 'speed'")
+
+
+def outputs(frames: list[dict[str, float]]) -> np.ndarray:
+    """(T, C) log-probabilities from per-frame {character: probability} ('_' is the blank); the rest spread."""
+    table = np.full((len(frames), CHARSET.num_classes), 1e-6)
+    for t, frame in enumerate(frames):
+        for char, probability in frame.items():
+            table[t, 0 if char == "_" else CHARSET.chars.index(char) + 1] = probability
+    return np.log(table / table.sum(axis=1, keepdims=True))
+
+
+def test_constrained_search_finds_the_best_fitting_path_not_the_greedy_one():
+    # Greedy reads "1.51" (a dropped-in point); an int field gets "151", the best path without the point.
+    log_probs = outputs([{"1": 0.9}, {"_": 0.9}, {".": 0.6, "_": 0.4}, {"5": 0.9}, {"_": 0.9}, {"1": 0.9}])
+    assert greedy_path(log_probs, CHARSET)[0] == "1.51"
+    text, confidence, chars = decode_constrained(log_probs, CHARSET, parse_format("int"))
+    assert text == "151" and len(chars) == 3
+    assert confidence == pytest.approx(np.exp(log_probs.max(axis=1).sum()) * 0.4 / 0.6, rel=1e-3)
+    # A field that must have one decimal keeps the point and drops the extra digit it cannot hold.
+    assert decode_constrained(log_probs, CHARSET, parse_format("decimal:2"))[0] == "1.51"
+    assert constrained_candidates(log_probs, CHARSET, parse_format("decimal:1"))[0][0] in ("1.5", "1.1")
+
+
+def test_when_greedy_fits_it_is_the_answer_and_a_lost_sign_is_recovered():
+    log_probs = outputs([{"_": 0.55, "-": 0.45}, {"4": 0.9}, {"_": 0.9}, {"0": 0.9}])
+    assert decode_constrained(log_probs, CHARSET, parse_format("signed")) == greedy_path(log_probs, CHARSET)
+    assert decode_constrained(log_probs, CHARSET, parse_format("re:-[0-9]+"))[0] == "-40"
+
+
+def test_nothing_fits_gives_an_empty_result():
+    log_probs = outputs([{"1": 0.99}, {"_": 0.99}])
+    assert decode_constrained(log_probs, CHARSET, parse_format("time:m:ss")) == ("", 0.0, [])
+
+
+def test_repeated_characters_need_a_blank_between_them():
+    log_probs = outputs([{"1": 0.9}, {"1": 0.9}, {"_": 0.6, "1": 0.4}, {"1": 0.9}])
+    assert greedy_path(log_probs, CHARSET)[0] == "11"
+    assert decode_constrained(log_probs, CHARSET, parse_format("re:1{2}"))[0] == "11"
+    assert decode_constrained(log_probs, CHARSET, parse_format("re:1"))[0] == "1"
