@@ -19,7 +19,7 @@ import re
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +55,7 @@ class FrameSource(ABC):
     (video, folder) run out, and know their `length` in frames when they can."""
 
     live: bool = True
+    clock: str = "wall"  # frame times: "wall" (seconds since the epoch) or "video" (seconds into the video)
     length: int | None = None
     description: str = ""
 
@@ -75,6 +76,44 @@ class FrameSource(ABC):
         """Every frame of a recorded source (a live source never ends)."""
         while (frame := self.grab()) is not None:
             yield frame
+
+
+def paced_frames(source: FrameSource, *, interval: float | None = None, count: int | None = None,
+                 duration: float | None = None, on_unavailable: Callable[[str], None] | None = None,
+                 stop: Callable[[], bool] | None = None) -> Iterator[Frame]:
+    """The frames of `source`: a live one grabbed every `interval` seconds (after a late grab the missed ticks
+    are dropped, not caught up in a burst), a recorded one as fast as it decodes. Ends after `count` frames, after
+    `duration` seconds (wall clock when live, the frames' own clock when recorded), when a recorded source runs out,
+    or when `stop()` says so. A frame that cannot be had (a minimised window) is reported and waited out."""
+    deadline = time.monotonic() + duration if duration is not None and source.live else None
+    next_tick = time.monotonic()
+    first_time: float | None = None
+    given = 0
+    while (count is None or given < count) and not (stop is not None and stop()):
+        if source.live and interval:
+            now = time.monotonic()
+            if deadline is not None and max(now, next_tick) >= deadline:
+                return
+            if next_tick > now:
+                time.sleep(next_tick - now)
+            next_tick = max(next_tick + interval, time.monotonic())
+        elif deadline is not None and time.monotonic() >= deadline:
+            return
+        try:
+            frame = source.grab()
+        except FrameUnavailable as why:
+            if on_unavailable is not None:
+                on_unavailable(str(why))
+            if not interval:
+                time.sleep(0.1)
+            continue
+        if frame is None:
+            return
+        first_time = frame.time if first_time is None else first_time
+        if duration is not None and not source.live and frame.time - first_time > duration + 1e-9:
+            return
+        given += 1
+        yield frame
 
 
 def open_source(spec: str, *, window_index: int | None = None, every: int | None = None,
@@ -364,6 +403,7 @@ class VideoSource(FrameSource):
     `fps` keeps the first frame at or after each 1/fps step. Skipped frames are grabbed but not converted."""
 
     live = False
+    clock = "video"
 
     def __init__(self, path: Path | str, every: int | None = None, fps: float | None = None) -> None:
         self.path = Path(path)

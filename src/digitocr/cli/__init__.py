@@ -20,6 +20,7 @@ COMMANDS = {
     "read": "digitocr.cli.read",
     "glyphs": "digitocr.cli.glyphs",
     "fit": "digitocr.cli.fit",
+    "capture": "digitocr.cli.capture",
 }
 
 
