@@ -21,8 +21,9 @@ from digitocr.data import load_labelled
 from digitocr.errors import UserError
 from digitocr.evaluate import evaluate, summary_lines
 from digitocr.fit import fit
+from digitocr.images import open_image
 from digitocr.metrics import character_accuracy, word_accuracy
-from digitocr.reader import Reader, open_image
+from digitocr.reader import Reader
 
 
 def region_scores(reader: Reader, regions_file: Path) -> tuple[list[str], list[str]]:

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from digitocr.cli import main
+from digitocr.labels import LABELS_FILE, read_labels_tsv
 from digitocr.synth.fonts import installed_families
-from digitocr.synth.generate import MANIFEST_NAME, read_manifest
 
 SEED_COMMANDS = [
     "-c 10000 --output_dir outputs -rs -num -w 1 -fi -im L -t 4",
@@ -38,9 +38,9 @@ def test_seed_commands_run_unchanged(workdir: Path, command: str, capsys: pytest
     argv = command.replace("FONT", "fonts/custom/venus-rising-rg.ttf").split()
     argv[argv.index("-c") + 1] = "24"  # the seed's counts, scaled down for a test
     assert main(["generate", *argv]) == 0
-    entries = read_manifest(workdir / "outputs" / MANIFEST_NAME)
+    entries = read_labels_tsv(workdir / "outputs" / LABELS_FILE)
     assert len(entries) == 24
-    for name, label in entries:
+    for name, label in [(path.name, label) for path, label in entries]:
         assert name.startswith(f"{label}_") and name.endswith(".jpg") and label.isdigit()
         image = Image.open(workdir / "outputs" / name)
         assert image.mode == "L" and image.height == 32

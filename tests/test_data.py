@@ -12,11 +12,11 @@ from digitocr.data import (
     DataSpec,
     FolderSource,
     describe_skipped,
-    label_from_name,
     load_labelled,
     prepare_data,
 )
 from digitocr.errors import UserError
+from digitocr.labels import label_from_name
 from digitocr.preprocess import Preprocess
 
 

@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 from digitocr.errors import UserError
+from digitocr.labels import LABELS_FILE, read_labels_tsv
 from digitocr.synth.generate import (
-    MANIFEST_NAME,
     GeneratorConfig,
     TextImageGenerator,
     parse_generator_args,
-    read_manifest,
     write_dataset,
 )
 
@@ -268,9 +267,9 @@ def test_sample_at_is_deterministic() -> None:
 
 def test_dataset_files_labels_and_manifest_agree(tmp_path: Path) -> None:
     manifest = write_dataset(parse("-rs -num -fi -im L -e png --seed 4"), tmp_path, 40)
-    entries = read_manifest(manifest)
+    entries = [(path.name, label) for path, label in read_labels_tsv(manifest)]
     assert len(entries) == 40
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([MANIFEST_NAME] + [n for n, _ in entries])
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([LABELS_FILE] + [n for n, _ in entries])
     for index, (name, label) in enumerate(entries):
         assert name == f"{label}_{index}.png"
         image = cv2.imread(str(tmp_path / name), cv2.IMREAD_UNCHANGED)
@@ -282,8 +281,8 @@ def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
     one = write_dataset(config, tmp_path / "one", 60, workers=1)
     two = write_dataset(config, tmp_path / "two", 60, workers=2)
     assert one.read_bytes() == two.read_bytes()
-    for name, _ in read_manifest(one):
-        assert (one.parent / name).read_bytes() == (two.parent / name).read_bytes()
+    for path, _ in read_labels_tsv(one):
+        assert path.read_bytes() == (two.parent / path.name).read_bytes()
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -298,8 +297,8 @@ def test_interrupt_leaves_complete_files_listed_in_the_manifest(tmp_path: Path, 
     with pytest.raises(KeyboardInterrupt):
         write_dataset(parse("-rs -num --seed 1"), tmp_path, 5000, workers,
                       on_progress=interrupt_once)
-    names = {name for name, _ in read_manifest(tmp_path / MANIFEST_NAME)}
-    on_disk = {path.name for path in tmp_path.iterdir()} - {MANIFEST_NAME}
+    names = {path.name for path, _ in read_labels_tsv(tmp_path / LABELS_FILE)}
+    on_disk = {path.name for path in tmp_path.iterdir()} - {LABELS_FILE}
     assert names == on_disk and 0 < len(names) < 5000
     for name in names:
         assert cv2.imread(str(tmp_path / name)) is not None

@@ -20,14 +20,12 @@ from typing import Any, Protocol, Self
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from digitocr.charset import Charset
 from digitocr.errors import UserError
+from digitocr.images import open_image
+from digitocr.labels import list_labelled_files
 from digitocr.preprocess import Preprocess
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-LABELS_FILE = "labels.tsv"
 
 
 @dataclass(frozen=True)
@@ -40,35 +38,10 @@ class SkippedFile:
 class LabelledImages:
     """Decoded images with their labels, plus the files that could not be used and why."""
 
-    images: list[Image.Image] = field(default_factory=list)
+    images: list[np.ndarray] = field(default_factory=list)  # uint8, gray or RGB (digitocr.images)
     labels: list[str] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
-
-
-def label_from_name(path: Path) -> str:
-    """The seed's and TRDG's convention: `LABEL_anything.ext` (or just `LABEL.ext`)."""
-    return path.stem.split("_", 1)[0]
-
-
-def list_labelled_files(folder: Path) -> list[tuple[Path, str]]:
-    """(image path, label) pairs of a folder: from its labels.tsv if there is one, else from file names."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"no such folder: {folder}")
-    manifest = folder / LABELS_FILE
-    if not manifest.is_file():
-        return [(path, label_from_name(path)) for path in sorted(folder.iterdir())
-                if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()]
-    entries = []
-    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        name, tab, label = line.partition("\t")
-        if not tab:
-            raise UserError(f"{manifest}:{number}: expected 'path<TAB>text'")
-        entries.append((folder / name, label))
-    return entries
 
 
 def load_labelled(folders: Sequence[Path | str], charset: Charset, strict: bool = False) -> LabelledImages:
@@ -105,14 +78,13 @@ def _unusable_label(label: str, charset: Charset) -> str | None:
     return f"label {label!r} has characters outside the charset" if missing else None
 
 
-def _decode(path: Path) -> tuple[Image.Image | None, str | None]:
+def _decode(path: Path) -> tuple[np.ndarray | None, str | None]:
     try:
-        with Image.open(path) as opened:
-            image = opened.convert("RGB") if opened.mode not in ("L", "RGB") else opened.copy()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        return None, f"not a readable image: {type(error).__name__}"
-    if image.width < 2 or image.height < 2:
-        return None, f"image too small ({image.width}x{image.height})"
+        image = open_image(path, name=path.name)
+    except UserError as error:
+        return None, f"not a readable image ({str(error).removeprefix(f'cannot read {path.name}: ')})"
+    if min(image.shape[:2]) < 2:
+        return None, f"image too small ({image.shape[1]}x{image.shape[0]})"
     return image, None
 
 

@@ -4,7 +4,6 @@ killed mid-write leaves the previous file (or none) in place."""
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -37,13 +36,11 @@ def write_text_atomically(path: Path | str, text: str) -> None:
 
 
 def save_png(image: Image.Image, path: Path | str) -> Path:
-    """A picture as PNG, atomically, creating the folder; returns the path."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, buffer.getvalue())
-    return path
+    """A picture as PNG, atomically, creating the folder; returns the path. Kept for callers of this name:
+    the writer is `digitocr.images.save_image`."""
+    from digitocr.images import save_image  # images imports this module
+
+    return save_image(image, Path(path).with_suffix(".png") if not Path(path).suffix else path)
 
 
 @contextlib.contextmanager

@@ -310,9 +310,7 @@ def _preprocessed(preprocess: Preprocess, image: np.ndarray) -> np.ndarray:
 
 
 def _as_labelled(crops: Sequence[LabelledCrop]) -> LabelledImages:
-    from PIL import Image
-
-    return LabelledImages([Image.fromarray(c.image) for c in crops], [c.label for c in crops],
+    return LabelledImages([c.image for c in crops], [c.label for c in crops],
                           [Path(c.name) for c in crops])
 
 
@@ -323,7 +321,7 @@ def _synthetic_check(configs: dict[str, GeneratorConfig], bank: GlyphBank, seed:
         generator = TextImageGenerator(replace(configs[name], seed=seed + 7919 + offset), [bank])
         for index in range(SYNTHETIC_CHECK_SIZE // 2):
             image, label = generator.sample_at(index)
-            data.images.append(image)
+            data.images.append(np.asarray(image))
             data.labels.append(label)
             data.paths.append(Path(f"synthetic/{label}_{offset}{index:03d}.png"))
     return data

@@ -15,9 +15,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from digitocr.errors import UserError
+from digitocr.images import ImageSource, open_image
 
 BACKGROUND = 1.0  # the value of background (and padding) after preprocessing: dark ink on light
 _UNIT_SCALE = np.arange(256, dtype=np.float32) * np.float32(1 / 255)  # uint8 -> [0, 1] as one table look-up
@@ -50,7 +50,7 @@ class Preprocess:
             raise UserError(f"unknown preprocessing options: {', '.join(sorted(unknown))}")
         return cls(**mapping)
 
-    def __call__(self, image: Image.Image | np.ndarray) -> np.ndarray:
+    def __call__(self, image: ImageSource) -> np.ndarray:
         gray = to_gray(image)
         if gray.size == 0 or min(gray.shape) < 2:
             raise UserError(f"cannot read an image of size {gray.shape[1]}x{gray.shape[0]}")
@@ -76,20 +76,11 @@ class Preprocess:
         return pad_width(cv2.LUT(gray, _UNIT_SCALE), self.min_width)
 
 
-def to_gray(image: Image.Image | np.ndarray) -> np.ndarray:
-    """A uint8 grayscale array from a PIL image or an array (gray, RGB or RGBA; alpha flattened on black)."""
-    if isinstance(image, Image.Image):
-        if image.mode in ("RGBA", "LA", "P"):
-            image = image.convert("RGBA")
-            flat = Image.new("RGBA", image.size, (0, 0, 0, 255))
-            image = Image.alpha_composite(flat, image)
-        return np.asarray(image.convert("L"))
-    array = np.asarray(image)
+def to_gray(image: ImageSource) -> np.ndarray:
+    """A uint8 grayscale array from anything `digitocr.images.open_image` reads."""
+    array = open_image(image)
     if array.ndim == 3:
-        array = cv2.cvtColor(array[..., :3].astype(np.uint8), cv2.COLOR_RGB2GRAY)
-    if array.dtype != np.uint8:
-        scale = 255.0 if array.max(initial=0) <= 1.0 else 1.0
-        array = np.clip(array * scale, 0, 255).astype(np.uint8)
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2GRAY)
     return np.ascontiguousarray(array)
 
 

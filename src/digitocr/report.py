@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitocr.evaluate import EvalReport, save_grid, summary_lines
-from digitocr.files import atomic_path, write_text_atomically
+from digitocr.files import write_text_atomically
+from digitocr.images import save_image
 from digitocr.synth.generate import GeneratorConfig
 from digitocr.synth.glyphs import GlyphBank
 
@@ -78,7 +79,7 @@ def write_fit_report(result: FitResult, training: Any, evaluations: dict[str, Ev
     run = result.run_dir
     figures = run / "report"
     figures.mkdir(parents=True, exist_ok=True)
-    _save(bank_sheet(result.bank), figures / "bank.png")
+    save_image(bank_sheet(result.bank), figures / "bank.png")
     rng = np.random.default_rng(12345)
     streams = {}
     for source, _ in sources:
@@ -88,7 +89,7 @@ def write_fit_report(result: FitResult, training: Any, evaluations: dict[str, Ev
                 for image, label in (source.generator.sample(rng) for _ in range(SAMPLES_PER_STREAM))
             ]
     real = [(crop.image, crop.label) for crop in result.bank.crops[:SAMPLES_PER_STREAM]]
-    _save(samples_sheet(real, streams), figures / "samples.png")
+    save_image(samples_sheet(real, streams), figures / "samples.png")
     if Path(training.curves_path).is_file():
         shutil.copyfile(training.curves_path, figures / "curves.png")
     grids = {}
@@ -144,6 +145,4 @@ def _spread(values: Sequence[float]) -> str:
     return f"{low:g}" if low == high else f"{low:g}-{high:g} (median {float(np.median(values)):g})"
 
 
-def _save(image: Image.Image, path: Path) -> None:
-    with atomic_path(path) as temporary:
-        image.save(temporary, format="PNG")
+

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from digitocr.files import save_png
+    from digitocr.images import save_image
     from digitocr.synth.fonts import (
         DEFAULT_FAMILIES,
         HELDOUT_FAMILIES,
@@ -48,6 +48,6 @@ def run(args: argparse.Namespace) -> int:
             if source not in shown:
                 shown.append(source)
     if args.output:
-        output = save_png(specimen(shown, args.charset), args.output)
+        output = save_image(specimen(shown, args.charset), args.output)
         print(f"picture of {len(shown)} fonts: {output}")
     return 0

@@ -32,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from digitocr.errors import UserError
-    from digitocr.files import save_png
+    from digitocr.images import open_image, save_image
+    from digitocr.labels import read_labels_tsv
     from digitocr.synth.generate import (
         TextImageGenerator,
         config_from_arguments,
         contact_sheet,
-        read_manifest,
         write_dataset,
     )
 
@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
                                  start_method="fork")  # this process runs no threads of its own
     print(f"wrote {args.count} images to {manifest.parent} (manifest {manifest.name})")
     if args.contact_sheet:
-        samples = [(Image.open(manifest.parent / name), label)
-                   for name, label in read_manifest(manifest)[:CONTACT_SHEET_IMAGES]]
-        sheet_path = save_png(contact_sheet(samples), args.contact_sheet)
+        samples = [(Image.fromarray(open_image(path)), label)
+                   for path, label in read_labels_tsv(manifest)[:CONTACT_SHEET_IMAGES]]
+        sheet_path = save_image(contact_sheet(samples), args.contact_sheet)
         print(f"contact sheet: {sheet_path}")
     return 0

@@ -32,6 +32,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from digitocr.errors import UserError
 from digitocr.files import write_atomically
+from digitocr.images import encode_image
+from digitocr.labels import LABELS_FILE, safe_label, write_labels_tsv
 from digitocr.synth.augment import binarize, gaussian_blur, jpeg_degrade, to_uint8
 from digitocr.synth.effects import parse_effects
 from digitocr.synth.fonts import GlyphSource, resolve_fonts
@@ -62,13 +64,10 @@ BACKGROUNDS = ("noise", "plain", "quasicrystal", "image")
 IMAGE_MODES = ("L", "RGB")
 EXTENSIONS = ("jpg", "jpeg", "png", "bmp")
 NAME_FORMATS = ("{label}_{index}", "{index}_{label}", "{index}")  # TRDG's `-na 0/1/2`
-MANIFEST_NAME = "labels.tsv"
 _CHOICES = {"distortion": DISTORTIONS, "distortion_orientation": DISTORTION_ORIENTATIONS,
             "alignment": ALIGNMENTS, "background": BACKGROUNDS}
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _RANGE = re.compile(rf"^\s*({_NUMBER})\s*(?:,|:|\.\.|-)\s*({_NUMBER})\s*$")
-_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1]  # fast; files are ~20% larger than at level 6
-_JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 95]
 
 
 def parse_range(value: Any, name: str, integer: bool = False) -> tuple[Any, Any]:
@@ -576,19 +575,9 @@ class TextImageGenerator:
 
 # ---------------------------------------------------------------- writing datasets
 
-def encode_image(pixels: np.ndarray, extension: str) -> bytes:
-    """File bytes for a uint8 picture (gray or RGB) in the given format."""
-    params = _PNG_PARAMS if extension == "png" else _JPEG_PARAMS if extension in ("jpg", "jpeg") else []
-    ok, encoded = cv2.imencode(f".{extension}", pixels if pixels.ndim == 2 else pixels[:, :, ::-1], params)
-    if not ok:
-        raise UserError(f"cannot encode images as .{extension}")
-    return encoded.tobytes()
-
-
 def file_name(label: str, index: int, config: GeneratorConfig) -> str:
     """`LABEL_INDEX.EXT` (or TRDG's other name formats); path separators in a label become '_'."""
-    safe_label = label.replace("/", "_").replace("\\", "_").replace("\0", "_")
-    return NAME_FORMATS[config.name_format].format(label=safe_label, index=index) + f".{config.extension}"
+    return NAME_FORMATS[config.name_format].format(label=safe_label(label), index=index) + f".{config.extension}"
 
 
 def _prepare_output_dir(output_dir: str | Path) -> Path:
@@ -732,21 +721,11 @@ def write_dataset(config: GeneratorConfig, output_dir: str | Path, count: int, w
             entries += result.get()
         if on_progress:
             on_progress(len(entries), count)
-    manifest = output / MANIFEST_NAME
-    lines = "".join(f"{name}\t{label}\n" for _, name, label in sorted(entries))
-    write_atomically(manifest, lines.encode("utf-8"))
+    manifest = output / LABELS_FILE
+    write_labels_tsv(manifest, [(name, label) for _, name, label in sorted(entries)])
     if work.stop.is_set():
         raise KeyboardInterrupt
     return manifest
-
-
-def read_manifest(manifest: str | Path) -> list[tuple[str, str]]:
-    """(file name, label) pairs of a labels.tsv."""
-    pairs = []
-    for line in Path(manifest).read_text(encoding="utf-8").splitlines():
-        name, _, label = line.partition("\t")
-        pairs.append((name, label))
-    return pairs
 
 
 def contact_sheet(samples: Sequence[tuple[Image.Image, str]], columns: int = 8) -> Image.Image:

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from digitocr.data import list_labelled_files
 from digitocr.errors import UserError
-from digitocr.files import write_atomically, write_text_atomically
-from digitocr.synth.generate import encode_image
+from digitocr.files import write_text_atomically
+from digitocr.images import open_image, save_image
+from digitocr.labels import list_labelled_files
 
 BANK_FILE = "bank.json"
 # Binarisation levels tried in turn: a glow or blur can join neighbours at the first level and
@@ -188,7 +187,7 @@ class GlyphBank:
             entries[char] = []
             for index, glyph in enumerate(instances):
                 file_name = f"u{ord(char):04x}_{index:02d}.png"
-                _write_png_atomic(folder / file_name, glyph.mask)
+                save_image(glyph.mask, folder / file_name)
                 entries[char].append(
                     {"file": file_name, "top": glyph.top, "line_height": glyph.line_height,
                      "source": glyph.source}
@@ -236,11 +235,8 @@ def read_labelled_folder(folder: Path | str) -> list[LabelledCrop]:
 
 def read_rgb(path: Path) -> np.ndarray:
     """An image file as an (H, W, 3) uint8 array; unreadable files are a user error naming the file."""
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as error:
-        raise UserError(f"cannot read image {path}: {error}") from error
+    pixels = open_image(path)
+    return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB) if pixels.ndim == 2 else pixels
 
 
 def ink_map(rgb: np.ndarray) -> InkMap:
@@ -493,12 +489,5 @@ def _crop_columns_to_ink(mask: np.ndarray) -> np.ndarray:
 
 
 def _read_gray(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("L")).copy()
-    except (OSError, UnidentifiedImageError) as error:
-        raise UserError(f"cannot read glyph image {path}: {error}") from error
-
-
-def _write_png_atomic(path: Path, mask: np.ndarray) -> None:
-    write_atomically(path, encode_image(mask, "png"))
+    pixels = open_image(path)
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels

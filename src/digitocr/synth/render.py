@@ -15,6 +15,7 @@ import numpy as np
 from PIL import ImageColor
 
 from digitocr.errors import UserError
+from digitocr.images import open_image
 
 BACKGROUND_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
 NOISE_MEAN, NOISE_SIGMA = 235.0, 10.0  # TRDG's gaussian-noise background
@@ -152,10 +153,8 @@ class BackgroundImages:
     def _image(self, path: Path) -> np.ndarray:
         image = self._decoded.get(path)
         if image is None:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise UserError(f"cannot read background image {path}")
-            image = image[:, :, ::-1].astype(np.float32)  # BGR to RGB
+            pixels = open_image(path, name=f"background image {path}")
+            image = (cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB) if pixels.ndim == 2 else pixels).astype(np.float32)
             if len(self._decoded) < 256:
                 self._decoded[path] = image
         return image
