@@ -48,6 +48,7 @@ class TrainConfig:
 
     run_dir: Path
     architecture: str = "tiny"
+    architecture_options: dict[str, Any] = field(default_factory=dict)  # e.g. tiny's channels and hidden
     charset: str = DIGITS
     preprocess: Preprocess = field(default_factory=Preprocess)
     epochs: int = 10
@@ -150,7 +151,8 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    model = build_model(config.architecture, charset.num_classes, height=config.preprocess.height).to(device)
+    model = build_model(config.architecture, charset.num_classes, height=config.preprocess.height,
+                        **config.architecture_options).to(device)
     model = model.to(memory_format=torch.channels_last)
     optimizer = _make_optimizer(config, model)
     position = _Position()
