@@ -21,6 +21,7 @@ COMMANDS = {
     "glyphs": "digitocr.cli.glyphs",
     "fit": "digitocr.cli.fit",
     "capture": "digitocr.cli.capture",
+    "label": "digitocr.cli.label",
 }
 
 
