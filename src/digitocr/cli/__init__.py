@@ -20,6 +20,8 @@ COMMANDS = {
     "read": "digitocr.cli.read",
     "glyphs": "digitocr.cli.glyphs",
     "fit": "digitocr.cli.fit",
+    "export": "digitocr.cli.export",
+    "profile": "digitocr.cli.profile",
     "capture": "digitocr.cli.capture",
     "label": "digitocr.cli.label",
 }
