@@ -28,11 +28,15 @@ _EXPORTS = {
     "TrainConfig": "digitocr.train",
     "Reader": "digitocr.reader",
     "Reading": "digitocr.reader",
+    "Profile": "digitocr.profile",
+    "load_profile": "digitocr.profile",
+    "export_onnx": "digitocr.export",
 }
 
 __all__ = [
     "GeneratorConfig",
     "Preprocess",
+    "Profile",
     "Reader",
     "Reading",
     "TextImageGenerator",
@@ -40,7 +44,9 @@ __all__ = [
     "UserError",
     "__version__",
     "build_bank",
+    "export_onnx",
     "load_bank",
+    "load_profile",
     "parse_generator_args",
     "rank_fonts",
     "write_dataset",

@@ -232,3 +232,40 @@ def decode_constrained(log_probs: np.ndarray, charset: Charset, fmt: NumberForma
         return greedy
     candidates = constrained_candidates(log_probs, charset, fmt)
     return candidates[0] if candidates else ("", 0.0, [])
+
+
+def text_probabilities(log_probs: np.ndarray, lengths: np.ndarray, targets: list[list[int]],
+                       columns: list[int]) -> np.ndarray:
+    """P(text | crop) for each target: the CTC forward sum over every path that spells it (not just the best
+    one, which a frame torn between a digit and the blank beside it halves for no reason).
+
+    `log_probs` is a (T, B, C) batch, `lengths` its items' time steps; target i (class indices) is scored
+    against batch column `columns[i]`. All targets go through one vectorised pass over time."""
+    count = len(targets)
+    if count == 0:
+        return np.zeros(0)
+    states = 2 * max(len(target) for target in targets) + 1
+    extended = np.zeros((count, states), dtype=np.int64)  # blank, c1, blank, c2, ..., blank (padded with blanks)
+    for i, target in enumerate(targets):
+        extended[i, 1:2 * len(target):2] = target
+    spans = np.array([2 * len(target) + 1 for target in targets])
+    can_skip = np.zeros((count, states), dtype=bool)  # a state may be entered from two back: a new character
+    can_skip[:, 2:] = (extended[:, 2:] != BLANK) & (extended[:, 2:] != extended[:, :-2])
+    items = np.asarray(columns)
+    steps = np.minimum(np.asarray(lengths)[items], log_probs.shape[0])
+    emissions = np.take_along_axis(log_probs[:, items, :], np.broadcast_to(extended, (log_probs.shape[0],) +
+                                                                           extended.shape), axis=2)
+    alpha = np.full((count, states), -np.inf)
+    alpha[:, :2] = emissions[0, :, :2]
+    alpha[spans == 1, 1] = -np.inf
+    for t in range(1, int(steps.max(initial=0))):
+        previous = np.concatenate((np.full((count, 1), -np.inf), alpha[:, :-1]), axis=1)
+        two_back = np.concatenate((np.full((count, 2), -np.inf), alpha[:, :-2]), axis=1)
+        step = np.logaddexp(np.logaddexp(alpha, previous), np.where(can_skip, two_back, -np.inf)) + emissions[t]
+        alpha = np.where((t < steps)[:, None], step, alpha)
+    rows = np.arange(count)
+    last = alpha[rows, spans - 1]
+    before_last = np.where(spans >= 2, alpha[rows, np.maximum(spans - 2, 0)], -np.inf)
+    result = np.exp(np.logaddexp(last, before_last))
+    result[steps == 0] = 0.0
+    return result

@@ -1,81 +1,411 @@
-"""`Reader`: a model folder turned into `read(image) -> Reading(text, confidence)` (torch backend)."""
+"""`Reader`: a model folder turned into checked readings, over ONNX Runtime (no torch) or torch.
+
+A reading carries its text, the number it shows, how sure the network was (as a whole and per character),
+the runner-up, and a status a program can act on: `ok`, `out_of_format` (no reading the network allowed fits
+the field's format), `out_of_range` (the number cannot be right for the field), `low_confidence`.
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
-import torch
-from PIL import Image
 
+from digitocr.charset import Charset
 from digitocr.errors import UserError
-from digitocr.modelio import load_model
-from digitocr.models import optimize_for_inference, pad_batch
+from digitocr.formats import (
+    NumberFormat,
+    constrained_candidates,
+    greedy_path,
+    parse_format,
+    text_probabilities,
+)
+from digitocr.images import ImageSource, open_image
+from digitocr.preprocess import BACKGROUND, Preprocess
+from digitocr.profile import Profile, Region, crop_regions
 
-ImageLike = Image.Image | np.ndarray | str | Path
 Box = tuple[int, int, int, int]
+BACKENDS = ("auto", "onnx", "torch")
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+WEIGHTS_FILE = "model.safetensors"  # as digitocr.modelio writes it (that module imports torch)
+_ALTERNATIVE_FRAMES = 3  # how many of the least certain frames are tried for a runner-up
 
 
 @dataclass(frozen=True)
 class Reading:
+    """What a crop says, and how far to trust it."""
+
     text: str
-    confidence: float  # probability of the best CTC path, 0..1
+    confidence: float  # probability of the text (all its CTC paths), 0..1
+    value: int | float | None = None  # the number, when the text is one (and fits the format)
+    char_confidences: tuple[float, ...] = ()
+    alternative: str | None = None  # the runner-up reading
+    alternative_confidence: float = 0.0
+    status: str = "ok"  # "ok" | "out_of_format" | "out_of_range" | "low_confidence"
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with probabilities rounded to 4 places."""
+        document = asdict(self)
+        document["confidence"] = round(self.confidence, 4)
+        document["alternative_confidence"] = round(self.alternative_confidence, 4)
+        document["char_confidences"] = [round(value, 4) for value in self.char_confidences]
+        return document
+
+
+@dataclass(frozen=True)
+class Checks:
+    """What a reading of one field must satisfy."""
+
+    format: NumberFormat | None = None
+    value_range: tuple[float, float] | None = None
+    min_confidence: float = 0.5
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, batch: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 1, H, W) float32 crops and their own widths -> (T, B, C) log-probabilities and time steps."""
+        ...
+
+
+class OnnxBackend:
+    """ONNX Runtime over the folder's model.onnx (made by `digitocr export`)."""
+
+    name = "onnx"
+
+    def __init__(self, folder: Path, meta: dict[str, Any], threads: int | None) -> None:
+        import onnxruntime
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+        entry = meta.get("onnx")
+        if not isinstance(entry, dict) or entry.get("weights_sha256") != weights_digest(folder):
+            raise UserError(f"{folder / 'model.onnx'} was not made from this folder's weights (trained again "
+                            f"since?): run `digitocr export {folder}`")
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.inter_op_num_threads = 1
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self._session = onnxruntime.InferenceSession(str(folder / entry["file"]), options,
+                                                         providers=["CPUExecutionProvider"])
+        except (ort_errors.InvalidProtobuf, ort_errors.Fail, ort_errors.NoSuchFile, ort_errors.InvalidGraph,
+                ort_errors.NotImplemented) as error:
+            raise UserError(f"cannot load {folder / entry['file']}: {str(error).splitlines()[0]}") from None
+        self._stride = int(entry["time_stride"])
+        self._offset = int(entry["time_offset"])
+
+    def run(self, batch: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        log_probs = self._session.run(None, {"images": batch})[0]
+        return log_probs, np.minimum(widths // self._stride + self._offset, log_probs.shape[0])
+
+
+class TorchBackend:
+    """The torch model, rearranged for inference."""
+
+    name = "torch"
+
+    def __init__(self, folder: Path, threads: int | None) -> None:
+        import torch
+
+        from digitocr.modelio import load_model
+        from digitocr.models import optimize_for_inference
+
+        if threads:
+            torch.set_num_threads(threads)
+        self._torch = torch
+        self._model = optimize_for_inference(load_model(folder).model)
+
+    def run(self, batch: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        torch = self._torch
+        with torch.inference_mode():
+            images = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
+            log_probs = self._model(images)
+            lengths = self._model.output_lengths(torch.from_numpy(widths)).clamp(max=log_probs.shape[0])
+        return log_probs.numpy(), lengths.numpy()
+
+
+def weights_digest(folder: Path) -> str:
+    """SHA-256 of a model folder's weights: model.json's `onnx` entry names the weights its graph came from."""
+    return hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
+
+
+def default_model_dir() -> Path:
+    """The shipped general model: `digitocr/pretrained/` itself, or its first sub-folder with a model.json."""
+    for folder in [PRETRAINED_DIR, *sorted(PRETRAINED_DIR.glob("*/"))]:
+        if (folder / "model.json").is_file():
+            return folder
+    raise UserError("no model given, and this installation ships no pretrained model: pass a model folder "
+                    "(e.g. one `digitocr fit` made)")
 
 
 class Reader:
-    """Reads crops with a trained model; the model folder says which preprocessing it expects.
+    """Reads crops (or the regions of a screen) with a model folder.
 
-    `batch_size` crops go through the network at once: 128 keeps the first layers' activations in the CPU's
-    caches (256 read about a third slower on the 2-core benchmark machine).
+    `backend="auto"` takes ONNX Runtime when the folder has model.onnx and onnxruntime is installed (no torch
+    is imported then), torch otherwise. `format`, `value_range` and `min_confidence` are the defaults for
+    every read; a profile's regions and `read`'s arguments override them. `batch_size` crops go through the
+    network at once (128 keeps the first layers' activations in the CPU's caches).
     """
 
-    def __init__(self, model_dir: Path | str, threads: int | None = None, batch_size: int = 128) -> None:
-        loaded = load_model(model_dir)
-        if threads:
-            torch.set_num_threads(threads)
-        self.model_dir = Path(model_dir)
-        self.meta = loaded.meta
-        self.charset = loaded.charset
-        self.preprocess = loaded.preprocess
+    def __init__(self, model: str | Path | None = None, *, backend: str = "auto", threads: int | None = None,
+                 batch_size: int = 128, format: str | None = None,
+                 value_range: tuple[float, float] | None = None, min_confidence: float = 0.5) -> None:
+        if backend not in BACKENDS:
+            raise UserError(f"backend is one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.model_dir = Path(model) if model is not None else default_model_dir()
+        self.meta = _read_meta(self.model_dir)
+        self.charset = Charset(self.meta["charset"])
+        self.preprocess = Preprocess.from_mapping(self.meta["preprocess"])
         self.batch_size = batch_size
-        self._model = optimize_for_inference(loaded.model)
+        self.threads = threads
+        self.backend = _choose_backend(backend, self.model_dir)
+        self._backend: Backend = (OnnxBackend(self.model_dir, self.meta, threads) if self.backend == "onnx"
+                                  else TorchBackend(self.model_dir, threads))
+        self.checks = self._checks(format, value_range, min_confidence, f"model {self.model_dir}")
+        self._others: dict[str, Reader] = {}
 
-    def read(self, image: ImageLike, region: Box | None = None) -> Reading:
-        """Read one crop, or the `region` (x0, y0, x1, y1) of a whole screenshot."""
-        return self.read_batch([image], region)[0]
+    def _checks(self, format: str | None, value_range: tuple[float, float] | None, min_confidence: float | None,
+                where: str, base: Checks | None = None) -> Checks:
+        """Checks from the given options, falling back to `base` (the reader's own) for those not given."""
+        base = base or Checks()
+        fmt = _format(format) if format is not None else base.format
+        if fmt is not None and format is not None:
+            fmt.check_charset(self.charset, where)
+        if value_range is not None:
+            low, high = value_range
+            if low > high:
+                raise UserError(f"{where}: value range [{low}, {high}] has low > high")
+        return Checks(fmt, tuple(value_range) if value_range is not None else base.value_range,  # type: ignore
+                      min_confidence if min_confidence is not None else base.min_confidence)
 
-    def read_batch(self, images: Sequence[ImageLike], region: Box | None = None) -> list[Reading]:
-        """Read many crops at once (batched by similar width, much faster than one by one)."""
-        crops = [self.preprocess(crop_region(open_image(image), region)) for image in images]
-        return self.read_preprocessed(crops)
+    def read(self, image: ImageSource, region: Box | Region | None = None, *, format: str | None = None,
+             value_range: tuple[float, float] | None = None) -> Reading:
+        """Read one crop, or one region of a screenshot: a pixel box (x0, y0, x1, y1) or a profile `Region`
+        (its box, refinement and checks)."""
+        return self.read_batch([image], region, format=format, value_range=value_range)[0]
 
-    @torch.inference_mode()
-    def read_preprocessed(self, crops: Sequence[np.ndarray]) -> list[Reading]:
-        """Read crops that already went through `self.preprocess`."""
+    def read_batch(self, images: Sequence[ImageSource], region: Box | Region | None = None, *,
+                   format: str | None = None, value_range: tuple[float, float] | None = None) -> list[Reading]:
+        """Read many crops at once (batched by similar width: much faster than one by one)."""
+        checks = self.checks
+        crops = []
+        for image in images:
+            pixels = open_image(image)
+            if isinstance(region, Region):
+                pixels = crop_regions(pixels, _lone_profile(region))[region.name]
+            elif region is not None:
+                pixels = crop_box(pixels, region)
+            crops.append(self.preprocess(pixels))
+        if isinstance(region, Region):
+            checks = self._checks(region.format, region.value_range, region.min_confidence, f"region {region.name!r}")
+        checks = self._checks(format, value_range, None, f"model {self.model_dir}", checks)
+        return self.read_preprocessed(crops, [checks] * len(crops))
+
+    def read_screen(self, frame: ImageSource, profile: Profile) -> dict[str, Reading]:
+        """One reading per region of the profile, each with its own model, format, range and threshold.
+        Regions that share a model go through the network as one batch."""
+        pixels = open_image(frame)
+        crops = crop_regions(pixels, profile)
+        groups: dict[str, list[str]] = {}
+        for name, region in profile.regions.items():
+            groups.setdefault(region.model or profile.model or str(self.model_dir), []).append(name)
+        readings: dict[str, Reading] = {}
+        for model, names in groups.items():
+            reader = self._reader_for(model)
+            checks = [reader._checks(profile.regions[name].format, profile.regions[name].value_range,
+                                     profile.regions[name].min_confidence, profile.where(name)) for name in names]
+            results = reader.read_preprocessed([reader.preprocess(crops[name]) for name in names], checks)
+            readings.update(zip(names, results))
+        return {name: readings[name] for name in profile.regions}
+
+    def _reader_for(self, model: str) -> Reader:
+        """This reader for its own model folder; another one (same backend choice) for another folder."""
+        if Path(model).resolve() == self.model_dir.resolve():
+            return self
+        if model not in self._others:
+            self._others[model] = Reader(model, backend="auto" if self.backend == "torch" else self.backend,
+                                         threads=self.threads, batch_size=self.batch_size)
+        return self._others[model]
+
+    def read_preprocessed(self, crops: Sequence[np.ndarray], checks: Sequence[Checks] | None = None
+                          ) -> list[Reading]:
+        """Read crops that already went through `self.preprocess` (each with its own checks, if given)."""
+        checks = checks if checks is not None else [self.checks] * len(crops)
         readings: list[Reading | None] = [None] * len(crops)
         order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1])
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
-            images, widths = pad_batch([crops[i] for i in chunk])
-            log_probs = self._model(images)
-            lengths = self._model.output_lengths(widths).clamp(max=log_probs.shape[0])
-            for i, (text, confidence) in zip(chunk, self.charset.decode_greedy(log_probs.numpy(), lengths.numpy())):
-                readings[i] = Reading(text, confidence)
+            batch, widths = stack_crops([crops[i] for i in chunk])
+            log_probs, lengths = self._backend.run(batch, widths)
+            for i, reading in zip(chunk, decode_readings(log_probs, lengths, self.charset, [checks[i] for i in chunk])):
+                readings[i] = reading
         return readings  # type: ignore[return-value]
 
 
-def open_image(image: ImageLike) -> Image.Image | np.ndarray:
-    """A PIL image or array as is; a path opened (UserError when it is not a readable image)."""
-    if not isinstance(image, str | Path):
-        return image
+@functools.lru_cache(maxsize=256)
+def _format(spec: str) -> NumberFormat:
+    return parse_format(spec)
+
+
+def _lone_profile(region: Region) -> Profile:
+    return Profile(None, region.name, None, False, region.model, {region.name: region})
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    """model.json, checked for what reading needs (torch-free twin of modelio.read_meta's checks)."""
+    if not folder.is_dir():
+        raise UserError(f"no model folder at {folder}")
+    path = folder / "model.json"
     try:
-        with Image.open(image) as opened:
-            opened.load()
-            return opened.copy()
-    except (OSError, SyntaxError, ValueError) as error:
-        raise UserError(f"cannot read {image}: {type(error).__name__}") from None
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{folder} is not a model folder: model.json is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path} is not valid JSON: {error}") from None
+    if missing := {"charset", "preprocess"} - set(meta):
+        raise UserError(f"{path} lacks {', '.join(sorted(missing))}")
+    return meta
+
+
+def _choose_backend(backend: str, folder: Path) -> str:
+    has_onnx = (folder / "model.onnx").is_file()
+    if backend == "onnx" and not has_onnx:
+        raise UserError(f"{folder} has no model.onnx: run `digitocr export {folder}`")
+    if backend != "auto":
+        return backend
+    if has_onnx:
+        try:
+            import onnxruntime  # noqa: F401
+            return "onnx"
+        except ImportError:
+            pass
+    return "torch"
+
+
+def stack_crops(crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Preprocessed crops as one (B, 1, H, W_max) float32 batch padded with background, and their widths."""
+    widths = np.array([crop.shape[1] for crop in crops], dtype=np.int64)
+    batch = np.full((len(crops), 1, crops[0].shape[0], int(widths.max())), BACKGROUND, dtype=np.float32)
+    for i, crop in enumerate(crops):
+        batch[i, 0, :, : crop.shape[1]] = crop
+    return batch, widths
+
+
+def decode_readings(log_probs: np.ndarray, lengths: np.ndarray, charset: Charset, checks: Sequence[Checks]
+                    ) -> list[Reading]:
+    """A (T, B, C) batch of network outputs -> one checked Reading per item.
+
+    The text is the best path (or, when that does not fit the item's format, the best path that does); its
+    confidence is the probability of the text itself, summed over all its paths, as is the runner-up's."""
+    drafts = [_draft(log_probs[: lengths[i], i], charset, checks[i]) for i in range(log_probs.shape[1])]
+    targets, columns = [], []
+    for i, draft in enumerate(drafts):
+        for text in (draft.text, draft.alternative):
+            if text is not None:
+                targets.append(charset.encode(text))
+                columns.append(i)
+    probabilities = iter(text_probabilities(log_probs, lengths, targets, columns).tolist())
+    readings = []
+    for draft, item_checks in zip(drafts, checks):
+        confidence = next(probabilities)
+        alternative_confidence = next(probabilities) if draft.alternative is not None else 0.0
+        readings.append(_checked(draft, confidence, alternative_confidence, item_checks))
+    return readings
+
+
+def decode_reading(log_probs: np.ndarray, charset: Charset, checks: Checks) -> Reading:
+    """One crop's (T, C) log-probabilities -> a checked Reading."""
+    return decode_readings(log_probs[:, None, :], np.array([len(log_probs)]), charset, [checks])[0]
+
+
+@dataclass(frozen=True)
+class _Draft:
+    text: str
+    char_confidences: tuple[float, ...]
+    alternative: str | None
+    fits: bool  # False: nothing fits the format, and `text` is the unconstrained best path
+
+
+def _draft(log_probs: np.ndarray, charset: Charset, checks: Checks) -> _Draft:
+    """The text (fitting the format when one can), its characters' confidences, and the runner-up."""
+    fmt = checks.format
+    text, _, char_confidences = greedy_path(log_probs, charset)
+    if fmt is None or fmt.fits(text):
+        return _Draft(text, tuple(char_confidences), _runner_up(log_probs, charset, text, fmt), True)
+    candidates = constrained_candidates(log_probs, charset, fmt)
+    if not candidates:
+        return _Draft(text, tuple(char_confidences), None, False)
+    return _Draft(candidates[0][0], tuple(candidates[0][2]), candidates[1][0] if len(candidates) > 1 else None,
+                  True)
+
+
+def _checked(draft: _Draft, confidence: float, alternative_confidence: float, checks: Checks) -> Reading:
+    """The Reading with its value parsed and its status decided: format, then range, then confidence."""
+    fmt, text = checks.format, draft.text
+    status, reason = "ok", ""
+    value = (fmt.parse(text) if fmt is not None else _plain_number(text)) if draft.fits else None
+    if not draft.fits and fmt is not None:
+        status, reason = "out_of_format", f"no reading fits the format {fmt.name!r} (the likeliest is {text!r})"
+    elif checks.value_range is not None:
+        low, high = checks.value_range
+        if value is None:
+            status, reason = "out_of_format", f"{text!r} is not a number"
+        elif not low <= value <= high:
+            status, reason = "out_of_range", f"{value} is outside [{_show(low)}, {_show(high)}]"
+    if status == "ok" and confidence < checks.min_confidence:
+        status, reason = "low_confidence", f"confidence {confidence:.3f} is below {checks.min_confidence}"
+    return Reading(text, confidence, value, draft.char_confidences, draft.alternative, alternative_confidence,
+                   status, reason)
+
+
+def _show(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _plain_number(text: str) -> int | float | None:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _runner_up(log_probs: np.ndarray, charset: Charset, text: str, fmt: NumberFormat | None) -> str | None:
+    """The best path with one of its least certain frames switched to that frame's second choice, when that
+    changes the text (and the text still fits the format): the reading the network nearly gave."""
+    if len(log_probs) == 0:
+        return None
+    top_two = np.partition(log_probs, -2, axis=1)[:, -2:]
+    margins = top_two[:, 1] - top_two[:, 0]
+    best = log_probs.argmax(axis=1)
+    for frame in np.argsort(margins)[:_ALTERNATIVE_FRAMES].tolist():
+        path = best.copy()
+        scores = log_probs[frame].copy()
+        scores[best[frame]] = -np.inf
+        path[frame] = int(scores.argmax())
+        keep = (path != 0) & np.concatenate(([True], path[1:] != path[:-1]))
+        other = "".join(charset.chars[c - 1] for c in path[keep].tolist())
+        if other != text and (fmt is None or fmt.fits(other)):
+            return other
+    return None
 
 
 def parse_box(text: str) -> Box:
@@ -87,14 +417,10 @@ def parse_box(text: str) -> Box:
     return x0, y0, x1, y1
 
 
-def crop_region(image: Image.Image | np.ndarray, region: Box | None) -> Image.Image | np.ndarray:
+def crop_box(image: np.ndarray, box: Box) -> np.ndarray:
     """The (x0, y0, x1, y1) box of the image, checked to lie inside it and to be non-empty."""
-    if region is None:
-        return image
-    x0, y0, x1, y1 = region
-    width, height = image.size if isinstance(image, Image.Image) else (image.shape[1], image.shape[0])
+    x0, y0, x1, y1 = box
+    height, width = image.shape[:2]
     if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
         raise UserError(f"region {x0},{y0},{x1},{y1} is not inside the {width}x{height} image")
-    if isinstance(image, Image.Image):
-        return image.crop(region)
     return image[y0:y1, x0:x1]

@@ -1,0 +1,77 @@
+"""`model.onnx` for a model folder, so reading needs ONNX Runtime only (no torch).
+
+The graph takes (batch, 1, height, width) float32 crops (both batch and width dynamic) and returns the
+(time, batch, classes) CTC log-probabilities, as the torch model does. model.json gains an `onnx` entry: the
+rule that turns a crop's width into its number of time steps, and the SHA-256 of the weights the graph was
+made from, so a reader notices a model.onnx left behind by an earlier training.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from digitocr.errors import UserError
+from digitocr.files import write_atomically, write_text_atomically
+from digitocr.modelio import META_FILE, load_model
+from digitocr.reader import weights_digest
+
+ONNX_FILE = "model.onnx"
+OPSET = 17
+
+
+def time_steps_rule(model: torch.nn.Module) -> dict[str, int]:
+    """`steps = width // stride + offset`, read off the model's own output_lengths."""
+    widths = torch.tensor([400, 800])
+    short, long = (int(n) for n in model.output_lengths(widths))
+    stride = 400 // (long - short)
+    return {"time_stride": stride, "time_offset": short - 400 // stride}
+
+
+def export_onnx(folder: Path | str, check: bool = True) -> Path:
+    """Write `model.onnx` into the model folder and record it in model.json; returns the ONNX file's path.
+
+    With `check`, ONNX Runtime (when installed) runs the graph on two batches and must agree with torch."""
+    folder = Path(folder)
+    loaded = load_model(folder)
+    model = loaded.model.eval()
+    height = int(loaded.meta.get("input_height", loaded.preprocess.height))
+    example = torch.full((2, 1, height, 64), 1.0)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), buffer, input_names=["images"], output_names=["log_probs"],
+                          dynamic_axes={"images": {0: "batch", 3: "width"}, "log_probs": {0: "time", 1: "batch"}},
+                          opset_version=OPSET, dynamo=False)
+    data = buffer.getvalue()
+    if check:
+        _check_against_torch(data, model, height)
+    write_atomically(folder / ONNX_FILE, data)
+    meta: dict[str, Any] = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    meta["onnx"] = {"file": ONNX_FILE, "weights_sha256": weights_digest(folder), "opset": OPSET,
+                    **time_steps_rule(model)}
+    write_text_atomically(folder / META_FILE, json.dumps(meta, indent=2) + "\n")
+    return folder / ONNX_FILE
+
+
+def _check_against_torch(data: bytes, model: torch.nn.Module, height: int) -> None:
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for shape in ((1, 1, height, 48), (3, 1, height, 136)):
+        images = rng.random(shape, dtype=np.float32)
+        with torch.inference_mode():
+            expected = model(torch.from_numpy(images)).numpy()
+        got = session.run(None, {"images": images})[0]
+        if got.shape != expected.shape or float(np.abs(got - expected).max()) > 1e-3:
+            raise UserError("the exported ONNX graph does not compute what the torch model does "
+                            f"(shapes {got.shape} and {expected.shape}); please report this")
