@@ -119,7 +119,11 @@ class TorchBackend:
     name = "torch"
 
     def __init__(self, folder: Path, threads: int | None) -> None:
-        import torch
+        try:
+            import torch
+        except ImportError:
+            raise UserError(f"{folder} has no model.onnx, and reading without one needs torch: run `digitocr "
+                            f"export {folder}` where torch is installed (pip install 'digitocr[train]')") from None
 
         from digitocr.modelio import load_model
         from digitocr.models import optimize_for_inference
