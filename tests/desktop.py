@@ -40,7 +40,7 @@ def profile_toml(name: str = "window") -> str:
     lines = [f'name = "{name}"', f"size = [{WINDOW_SIZE[0]}, {WINDOW_SIZE[1]}]"]
     for field, (x, y) in FIELDS.items():
         lines += [f"[regions.{field}]", f"box = [{x}, {y}, {x + FIELD_SIZE[0]}, {y + FIELD_SIZE[1]}]",
-                  'format = "int"']
+                  'format = "int"', "min_confidence = 0.3"]
     return "\n".join(lines) + "\n"
 
 

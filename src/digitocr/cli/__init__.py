@@ -23,6 +23,7 @@ COMMANDS = {
     "export": "digitocr.cli.export",
     "profile": "digitocr.cli.profile",
     "capture": "digitocr.cli.capture",
+    "watch": "digitocr.cli.watch",
     "label": "digitocr.cli.label",
 }
 
