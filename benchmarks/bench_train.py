@@ -14,10 +14,11 @@ from pathlib import Path
 import torch
 
 from digitocr.charset import Charset
+from digitocr.ctc import ctc_loss, min_widths
 from digitocr.data import BatchMaker, DataSpec, prepare_data
 from digitocr.models import build_model, count_parameters, pad_batch
 from digitocr.preprocess import Preprocess
-from digitocr.train import TrainConfig, ctc_min_widths, train
+from digitocr.train import TrainConfig, train
 
 
 def images_per_second(architecture: str, batches: list, seconds: float) -> float:
@@ -26,16 +27,14 @@ def images_per_second(architecture: str, batches: list, seconds: float) -> float
     torch.manual_seed(0)
     model = build_model(architecture, charset.num_classes).to(memory_format=torch.channels_last).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    ctc = torch.nn.CTCLoss(blank=0)
     images = 0
     started = time.perf_counter()
     for number in range(10**9):
         batch = batches[number % len(batches)]
-        inputs, widths = pad_batch(batch.crops, ctc_min_widths(batch.labels))
-        targets = torch.tensor([c for label in batch.labels for c in charset.encode(label)])
+        inputs, widths = pad_batch(batch.crops, min_widths(batch.labels, model.time_stride))
         log_probs = model(inputs)
-        loss = ctc(log_probs, targets, model.output_lengths(widths).clamp(max=log_probs.shape[0]),
-                   torch.tensor([len(label) for label in batch.labels]))
+        loss = ctc_loss(log_probs, batch.labels, model.output_lengths(widths).clamp(max=log_probs.shape[0]),
+                        charset)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

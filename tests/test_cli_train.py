@@ -34,7 +34,7 @@ def test_train_eval_read_on_a_folder(tmp_path, capsys):
     assert report["images"] == 10 and report["skipped"][0]["path"].endswith("5_broken.png")
 
     assert main(["read", "--model", str(model), "--json", str(paths[0])]) == 0
-    assert set(json.loads(capsys.readouterr().out)[0]) == {"image", "text", "confidence"}
+    assert {"image", "text", "confidence"} <= set(json.loads(capsys.readouterr().out)[0])
 
     assert main(["train", "--resume", "--runs", str(tmp_path / "runs"), "--name", "t", "--steps", "4",
                  "--workers", "0", "--no-progress"]) == 0

@@ -1,6 +1,23 @@
+import numpy as np
+import pytest
 import torch
 
-from digitocr.models import PairMaxPool, build_model, count_parameters, optimize_for_inference, pad_batch
+from digitocr.charset import Charset
+from digitocr.ctc import frames_needed, min_widths
+from digitocr.data import Batch
+from digitocr.modelio import load_model, save_model
+from digitocr.models import (
+    ARCHITECTURES,
+    PairMaxPool,
+    Recognizer,
+    architecture_name,
+    build_model,
+    count_parameters,
+    optimize_for_inference,
+    pad_batch,
+)
+from digitocr.preprocess import Preprocess
+from digitocr.train import _train_step
 
 
 def multiply_adds(model: torch.nn.Module, images: torch.Tensor) -> int:
@@ -64,3 +81,39 @@ def test_pair_max_pool_equals_max_pool_and_replaces_only_what_it_can():
     with torch.inference_mode():
         crops = torch.rand(2, 1, 32, 41)
         assert torch.allclose(crnn(crops), optimized(crops), atol=1e-4)
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_every_architecture_keeps_the_recognizer_contract(architecture, tmp_path):
+    """What training, reading, export and model folders rely on (digitocr.models.base), for every network."""
+    charset = Charset()
+    torch.manual_seed(0)
+    model = build_model(architecture, charset.num_classes)
+    assert isinstance(model, Recognizer) and architecture_name(model) == architecture
+    assert model.time_stride >= 1 and model.input_height == model.config["height"]
+    model.eval()
+    for module in model.modules():  # batch norms with statistics worth folding
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    with torch.inference_mode():
+        for width in (16, 37, 100):  # shapes and lengths: one step per stride, as output_lengths says
+            output = model(torch.rand(2, 1, model.input_height, width))
+            assert output.shape[1:] == (2, charset.num_classes)
+            assert int(model.output_lengths(torch.tensor([width]))) == output.shape[0]
+            assert torch.allclose(output.exp().sum(2), torch.ones(output.shape[:2]), atol=1e-4)
+        for label in ("7", "1100", "99999"):
+            width = min_widths([label], model.time_stride)[0]
+            assert int(model.output_lengths(torch.tensor([width]))) > frames_needed(label)
+        images = torch.rand(3, 1, model.input_height, 53)
+        assert torch.allclose(model(images), optimize_for_inference(model)(images), atol=1e-4)
+    save_model(tmp_path / "model", model, {"charset": charset.chars, "preprocess": Preprocess().to_mapping()})
+    loaded = load_model(tmp_path / "model")
+    assert type(loaded.model) is type(model) and loaded.model.config == model.config
+    with torch.inference_mode():
+        assert torch.equal(loaded.model(images), model(images))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    crops = [np.full((model.input_height, 8 * len(label)), 255, np.uint8) for label in ("12", "3", "4455")]
+    loss, predictions = _train_step(model, optimizer, Batch(crops, ["12", "3", "4455"]), charset,
+                                    torch.device("cpu"), grad_clip=5.0)
+    assert loss is not None and np.isfinite(loss) and len(predictions) == 3

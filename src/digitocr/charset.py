@@ -1,4 +1,4 @@
-"""Character sets and CTC encoding/decoding.
+"""Character sets and their CTC class numbers (decoding lives in digitocr.ctc).
 
 Class 0 is the CTC blank, so a charset of N characters needs N + 1 network outputs: the seed's
 NaN losses came from forgetting that extra class.
@@ -7,8 +7,6 @@ NaN losses came from forgetting that extra class.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
 
 from digitocr.errors import UserError
 
@@ -45,23 +43,3 @@ class Charset:
                             f"{''.join(sorted(unknown))!r}")
         index = {char: i + 1 for i, char in enumerate(self.chars)}
         return [index[char] for char in text]
-
-    def decode_greedy(self, log_probs: np.ndarray, lengths: np.ndarray | None = None
-                      ) -> list[tuple[str, float]]:
-        """Best-path decoding of (T, B, C) log-probabilities into (text, confidence) per item.
-
-        The confidence is the probability of the best path (product of the per-frame maxima), so
-        one uncertain frame lowers it as much as the whole reading deserves.
-        """
-        steps, batch, _ = log_probs.shape
-        best = log_probs.argmax(axis=2)
-        best_log_prob = log_probs.max(axis=2)
-        lengths = np.full(batch, steps) if lengths is None else lengths
-        results = []
-        for item in range(batch):
-            path = best[: lengths[item], item]
-            keep = (path != BLANK) & np.concatenate(([True], path[1:] != path[:-1]))
-            text = "".join(self.chars[c - 1] for c in path[keep])
-            confidence = float(np.exp(best_log_prob[: lengths[item], item].sum()))
-            results.append((text, confidence))
-        return results

@@ -10,13 +10,12 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from digitocr import __version__
 from digitocr.charset import Charset
 from digitocr.errors import UserError
 from digitocr.files import atomic_path, write_text_atomically
-from digitocr.models import ARCHITECTURES, build_model
+from digitocr.models import Recognizer, architecture_name, build_model
 from digitocr.preprocess import Preprocess
 
 WEIGHTS_FILE = "model.safetensors"
@@ -28,17 +27,10 @@ FORMAT = "digitocr-model/1"
 class LoadedModel:
     """A network ready for inference plus what model.json says about it."""
 
-    model: nn.Module
+    model: Recognizer
     charset: Charset
     preprocess: Preprocess
     meta: dict[str, Any]
-
-
-def architecture_name(model: nn.Module) -> str:
-    for name, cls in ARCHITECTURES.items():
-        if type(model) is cls:
-            return name
-    raise ValueError(f"{type(model).__name__} is not a registered architecture")
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
@@ -48,7 +40,7 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
                   str(temporary))
 
 
-def save_model(folder: Path | str, model: nn.Module, meta: dict[str, Any]) -> Path:
+def save_model(folder: Path | str, model: Recognizer, meta: dict[str, Any]) -> Path:
     """Write the weights and model.json (architecture and its options, plus `meta`) into `folder`.
 
     `meta` must hold `charset` (a string) and `preprocess` (a Preprocess mapping); anything else
@@ -60,7 +52,7 @@ def save_model(folder: Path | str, model: nn.Module, meta: dict[str, Any]) -> Pa
         "digitocr_version": __version__,
         "architecture": architecture_name(model),
         "architecture_options": model.config,
-        "input_height": model.config["height"],
+        "input_height": model.input_height,
         **meta,
     }
     save_tensors(folder / WEIGHTS_FILE, model.state_dict())

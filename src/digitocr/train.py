@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import json
 import math
 import time
@@ -26,12 +25,13 @@ from torch import nn
 
 from digitocr import __version__
 from digitocr.charset import DIGITS, Charset
-from digitocr.data import Augment, BatchMaker, BatchStream, FolderSource, batches_per_epoch
+from digitocr.ctc import ctc_loss, decode_greedy, min_widths
+from digitocr.data import Augment, Batch, BatchMaker, BatchStream, FolderSource, batches_per_epoch
 from digitocr.errors import UserError
 from digitocr.files import atomic_path, write_text_atomically
 from digitocr.metrics import character_accuracy, word_accuracy
 from digitocr.modelio import save_model
-from digitocr.models import build_model, pad_batch
+from digitocr.models import Recognizer, build_model, pad_batch
 from digitocr.preprocess import Preprocess
 
 LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "train_ca", "val_ca", "train_wa", "val_wa"]
@@ -167,7 +167,6 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
     total_steps = min(config.epochs * per_epoch, config.steps or math.inf)
     maker = BatchMaker([source for source, _ in train_sources], [weight for _, weight in train_sources],
                        config.batch_size, config.seed, config.augment, config.curriculum_epochs)
-    ctc = nn.CTCLoss(blank=0, reduction="mean", zero_infinity=False)
     started = time.monotonic()
     images_seen = 0
     stopped_because = "epochs"
@@ -187,7 +186,7 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
             lr = _learning_rate(config, progress)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss, predictions = _train_step(model, optimizer, ctc, batch, charset, device, config.grad_clip)
+            loss, predictions = _train_step(model, optimizer, batch, charset, device, config.grad_clip)
             position.batch_number += 1
             images_seen += len(batch.labels)
             if loss is None:
@@ -208,12 +207,12 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
             if on_progress:
                 on_progress(TrainProgress("step", epoch, index + 1, per_epoch, position.step,
                                           loss if loss is not None else math.nan, lr))
-            if index + 1 == per_epoch and _end_epoch(config, epoch + 1, model, optimizer, ctc, val_source,
+            if index + 1 == per_epoch and _end_epoch(config, epoch + 1, model, optimizer, val_source,
                                                      charset, device, position, per_epoch, on_progress):
                 stopped_because = "early stopping"
                 break
     if position.epoch_sums["n"]:  # stopped inside an epoch: validate and save what it reached
-        _end_epoch(config, position.batch_number / per_epoch, model, optimizer, ctc, val_source, charset,
+        _end_epoch(config, position.batch_number / per_epoch, model, optimizer, val_source, charset,
                    device, position, per_epoch, on_progress)
     curves_path = config.run_dir / "curves.png"
     plot_curves(position.history, curves_path)
@@ -253,23 +252,14 @@ def _cosine(fraction: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * fraction))
 
 
-def ctc_min_widths(labels: list[str], factor: int = 4) -> list[int]:
-    """The width each crop needs so CTC has a frame per character plus one between repeats."""
-    return [factor * (len(label) + sum(a == b for a, b in itertools.pairwise(label)) + 1) for label in labels]
-
-
-def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, ctc: nn.CTCLoss, batch: Any,
-                charset: Charset, device: torch.device, grad_clip: float | None
-                ) -> tuple[float | None, list[str]]:
+def _train_step(model: Recognizer, optimizer: torch.optim.Optimizer, batch: Batch, charset: Charset,
+                device: torch.device, grad_clip: float | None) -> tuple[float | None, list[str]]:
     """One optimizer step; returns (None, []) and leaves the weights alone when loss or gradient is not finite."""
     model.train()
-    images, widths = pad_batch(batch.crops, ctc_min_widths(batch.labels))
-    targets = torch.tensor([c for label in batch.labels for c in charset.encode(label)], dtype=torch.long,
-                           device=device)
-    target_lengths = torch.tensor([len(label) for label in batch.labels], dtype=torch.long)
+    images, widths = pad_batch(batch.crops, min_widths(batch.labels, model.time_stride))
     log_probs = model(images.to(device))
     input_lengths = model.output_lengths(widths).clamp(max=log_probs.shape[0])
-    loss = ctc(log_probs.float(), targets, input_lengths, target_lengths)
+    loss = ctc_loss(log_probs, batch.labels, input_lengths, charset)
     optimizer.zero_grad(set_to_none=True)
     if not torch.isfinite(loss):
         return None, []
@@ -279,13 +269,13 @@ def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, ctc: nn.CTCL
         optimizer.zero_grad(set_to_none=True)
         return None, []
     optimizer.step()
-    decoded = charset.decode_greedy(log_probs.detach().cpu().numpy(), input_lengths.numpy())
+    decoded = decode_greedy(log_probs.detach().cpu().numpy(), input_lengths.numpy(), charset)
     return loss.item(), [text for text, _ in decoded]
 
 
 @torch.inference_mode()
-def validate(model: nn.Module, ctc: nn.CTCLoss, data: FolderSource, charset: Charset,
-             device: torch.device, batch_size: int = 256) -> dict[str, float]:
+def validate(model: Recognizer, data: FolderSource, charset: Charset, device: torch.device,
+             batch_size: int = 256) -> dict[str, float]:
     """val_loss, val_ca and val_wa of the model on preprocessed crops."""
     model.eval()
     order = sorted(range(len(data)), key=lambda i: data.images[i].shape[1])  # similar widths pad less
@@ -294,22 +284,20 @@ def validate(model: nn.Module, ctc: nn.CTCLoss, data: FolderSource, charset: Cha
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         labels = [data.labels[i] for i in chunk]
-        images, widths = pad_batch([data.images[i] for i in chunk], ctc_min_widths(labels))
+        images, widths = pad_batch([data.images[i] for i in chunk], min_widths(labels, model.time_stride))
         log_probs = model(images.to(device)).float()
         lengths = model.output_lengths(widths).clamp(max=log_probs.shape[0])
-        targets = torch.tensor([c for label in labels for c in charset.encode(label)], dtype=torch.long,
-                               device=device)
-        loss = ctc(log_probs, targets, lengths, torch.tensor([len(label) for label in labels]))
+        loss = ctc_loss(log_probs, labels, lengths, charset)
         loss_sum += float(loss) * len(chunk) if torch.isfinite(loss) else math.inf
-        for i, (text, _) in zip(chunk, charset.decode_greedy(log_probs.cpu().numpy(), lengths.numpy())):
+        for i, (text, _) in zip(chunk, decode_greedy(log_probs.cpu().numpy(), lengths.numpy(), charset)):
             predictions[i] = text
     texts = [predictions[i] for i in range(len(data))]
     return {"val_loss": loss_sum / len(data), "val_ca": character_accuracy(texts, data.labels),
             "val_wa": word_accuracy(texts, data.labels)}
 
 
-def _end_epoch(config: TrainConfig, epoch: float, model: nn.Module, optimizer: torch.optim.Optimizer,
-               ctc: nn.CTCLoss, val_source: FolderSource, charset: Charset, device: torch.device,
+def _end_epoch(config: TrainConfig, epoch: float, model: Recognizer, optimizer: torch.optim.Optimizer,
+               val_source: FolderSource, charset: Charset, device: torch.device,
                position: _Position, per_epoch: int,
                on_progress: Callable[[TrainProgress], None] | None) -> bool:
     """Validate, log, save last/ (and best/ when better), save the state; True when early stopping says stop."""
@@ -317,7 +305,7 @@ def _end_epoch(config: TrainConfig, epoch: float, model: nn.Module, optimizer: t
     count = max(sums["n"], 1)
     row = {"epoch": round(epoch, 3), "train_loss": sums["loss"] / count,
            "train_ca": sums["ca"] / count, "train_wa": sums["wa"] / count}
-    row.update(validate(model, ctc, val_source, charset, device))
+    row.update(validate(model, val_source, charset, device))
     row = {column: row[column] for column in LOG_COLUMNS}
     position.history = [old for old in position.history if old["epoch"] != row["epoch"]] + [row]
     position.epoch_sums = dict.fromkeys(sums, 0.0)

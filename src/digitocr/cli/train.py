@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from digitocr.models import ARCHITECTURES
+
 HELP = "train a reader (tiny CRNN + CTC by default) on image folders and/or synthetic data"
 
 # Options --resume may change; everything else comes back from the run's saved configuration.
@@ -32,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--charset", default="0123456789", help="characters the model reads (0-9)")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--arch", default="tiny", choices=("tiny", "crnn"), help="network (tiny)")
+    model.add_argument("--arch", default="tiny", choices=tuple(ARCHITECTURES), help="network (tiny)")
     model.add_argument("--binarize", action="store_true", help="binarise crops before the network")
     model.add_argument("--no-crop-to-ink", dest="crop_to_ink", action="store_false",
                        help="keep the crops' own margins instead of trimming to the ink")

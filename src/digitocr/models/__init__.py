@@ -1,117 +1,47 @@
-"""Recognition networks by name: each maps (B, 1, H, W) crops to (T, B, classes) CTC log-probabilities."""
+"""Recognition networks by name. Adding one takes a module with a `Recognizer` subclass
+(`digitocr.models.base` says what it must provide) and one line in `ARCHITECTURES`.
+
+This module imports no torch, so the CLI can offer the names quickly; the networks and the torch
+helpers (`build_model`, `pad_batch`, `optimize_for_inference`, ...) load on first use.
+"""
 
 from __future__ import annotations
 
-import copy
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+ARCHITECTURES: dict[str, str] = {  # name -> "module:class"
+    "tiny": "digitocr.models.tiny:TinyCRNN",
+    "crnn": "digitocr.models.crnn:CRNN",
+}
 
-from digitocr.errors import UserError
-from digitocr.models.crnn import CRNN
-from digitocr.models.tiny import TinyCRNN
-from digitocr.preprocess import BACKGROUND
+_LAZY = {
+    "Recognizer": "digitocr.models.base",
+    "architecture_class": "digitocr.models.network",
+    "architecture_name": "digitocr.models.network",
+    "build_model": "digitocr.models.network",
+    "count_parameters": "digitocr.models.network",
+    "pad_batch": "digitocr.models.network",
+    "PairMaxPool": "digitocr.models.inference",
+    "optimize_for_inference": "digitocr.models.inference",
+}
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"tiny": TinyCRNN, "crnn": CRNN}
+if TYPE_CHECKING:
+    from digitocr.models.base import Recognizer
+    from digitocr.models.inference import PairMaxPool, optimize_for_inference
+    from digitocr.models.network import (
+        architecture_class,
+        architecture_name,
+        build_model,
+        count_parameters,
+        pad_batch,
+    )
 
-
-def build_model(architecture: str, num_classes: int, **options: Any) -> nn.Module:
-    """A fresh network of the named architecture; `options` are its constructor arguments."""
-    if architecture not in ARCHITECTURES:
-        raise UserError(f"unknown architecture {architecture!r} (choose from {', '.join(ARCHITECTURES)})")
-    try:
-        return ARCHITECTURES[architecture](num_classes=num_classes, **options)
-    except TypeError as error:
-        raise UserError(f"bad options for architecture {architecture!r}: {error}") from None
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(parameter.numel() for parameter in model.parameters())
-
-
-def pad_batch(crops: list[np.ndarray], min_widths: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack preprocessed crops (float in [0, 1] or uint8) into (B, 1, H, W_max), padded with background.
-
-    Returns the batch (channels-last, the fast layout for these convolutions on a CPU) and each crop's
-    own width (at least its `min_widths` entry), from which the model derives its CTC lengths.
-    """
-    widths = [max(crop.shape[1], (min_widths or [0] * len(crops))[i]) for i, crop in enumerate(crops)]
-    height = crops[0].shape[0]
-    scale = 255.0 if crops[0].dtype == np.uint8 else 1.0
-    batch = np.full((len(crops), 1, height, max(widths)), BACKGROUND, dtype=np.float32)
-    for i, crop in enumerate(crops):
-        batch[i, 0, :, : crop.shape[1]] = crop / scale if scale != 1.0 else crop
-    tensor = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
-    return tensor, torch.tensor(widths, dtype=torch.long)
+__all__ = ["ARCHITECTURES", "PairMaxPool", "Recognizer", "architecture_class", "architecture_name",
+           "build_model", "count_parameters", "optimize_for_inference", "pad_batch"]
 
 
-class PairMaxPool(nn.Module):
-    """`nn.MaxPool2d` with kernel = stride = 2 along the height and/or width, as maxima of strided views.
-
-    The same values, several times faster than `nn.MaxPool2d` on channels-last CPU tensors.
-    """
-
-    def __init__(self, pool_height: bool, pool_width: bool) -> None:
-        super().__init__()
-        self.pool_height = pool_height
-        self.pool_width = pool_width
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.pool_height:
-            rows = x.shape[2] // 2 * 2  # an odd last row is dropped, as by MaxPool2d
-            x = torch.maximum(x[:, :, 0:rows:2], x[:, :, 1:rows:2])
-        if self.pool_width:
-            cols = x.shape[3] // 2 * 2
-            x = torch.maximum(x[:, :, :, 0:cols:2], x[:, :, :, 1:cols:2])
-        return x
-
-
-def _pair(value: int | tuple[int, ...]) -> tuple[int, ...]:
-    return value if isinstance(value, tuple) else (value, value)
-
-
-def _as_pair_max_pool(module: nn.Module) -> PairMaxPool | None:
-    """The `PairMaxPool` computing the same as `module`, if it is a max pooling of that simple kind."""
-    if not isinstance(module, nn.MaxPool2d) or module.return_indices or module.ceil_mode:
-        return None
-    kernel = _pair(module.kernel_size)
-    if (kernel != _pair(module.stride) or not {*kernel} <= {1, 2}
-            or _pair(module.padding) != (0, 0) or _pair(module.dilation) != (1, 1)):
-        return None
-    return PairMaxPool(kernel[0] == 2, kernel[1] == 2)
-
-
-def _optimized_sequence(layers: nn.Sequential) -> nn.Sequential:
-    """Fold each BatchNorm into the convolution before it, and pool before the ReLU that precedes the pooling
-    (they commute, and the ReLU then touches a quarter of the values)."""
-    optimized: list[nn.Module] = []
-    for layer in layers:
-        pool = _as_pair_max_pool(layer)
-        if isinstance(layer, nn.BatchNorm2d) and optimized and isinstance(optimized[-1], nn.Conv2d):
-            optimized[-1] = fuse_conv_bn_eval(optimized[-1], layer)
-        elif pool is not None and optimized and isinstance(optimized[-1], nn.ReLU):
-            optimized.insert(-1, pool)
-        else:
-            optimized.append(_optimized(pool or layer))
-    return nn.Sequential(*optimized)
-
-
-def _optimized(module: nn.Module) -> nn.Module:
-    """`module` with every sequence inside it (itself included) optimized; modified in place where it can be."""
-    if isinstance(module, nn.Sequential):
-        return _optimized_sequence(module)
-    for name, child in module.named_children():
-        setattr(module, name, _optimized(child))
-    return module
-
-
-def optimize_for_inference(model: nn.Module) -> nn.Module:
-    """The same network rearranged for speed (about 2x): BatchNorm folded into convolutions, faster pooling
-    before the ReLU, channels-last.
-
-    Works on a copy; the result is for inference only.
-    """
-    return _optimized(copy.deepcopy(model).eval()).to(memory_format=torch.channels_last)
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'digitocr.models' has no attribute {name!r}")
+    return getattr(import_module(_LAZY[name]), name)

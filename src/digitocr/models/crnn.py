@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from digitocr.models.base import Recognizer
+
 
 class BidirectionalLSTM(nn.Module):
     def __init__(self, inputs: int, hidden: int, outputs: int) -> None:
@@ -21,14 +23,15 @@ class BidirectionalLSTM(nn.Module):
         return self.embedding(recurrent)
 
 
-class CRNN(nn.Module):
+class CRNN(Recognizer):
     """The classic CRNN: a 32-pixel-high crop becomes W/4 + 1 time steps."""
 
+    time_stride = 4
+
     def __init__(self, num_classes: int, height: int = 32, hidden: int = 256) -> None:
-        super().__init__()
+        super().__init__({"height": height, "hidden": hidden})
         if height != 32:
             raise ValueError("crnn expects an input height of 32")
-        self.config = {"height": height, "hidden": hidden}
         kernels = [3, 3, 3, 3, 3, 3, 2]
         paddings = [1, 1, 1, 1, 1, 1, 0]
         channels = [1, 64, 128, 256, 256, 512, 512, 512]
@@ -47,7 +50,7 @@ class CRNN(nn.Module):
                                  BidirectionalLSTM(hidden, hidden, num_classes))
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
-        return widths // 4 + 1
+        return widths // self.time_stride + 1
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self.cnn(images).squeeze(2).permute(2, 0, 1)  # T x B x 512

@@ -7,8 +7,12 @@ each step the context of its neighbours. About 0.3 M parameters and 10 M multipl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
+
+from digitocr.models.base import Recognizer
 
 
 def conv_block(in_channels: int, out_channels: int, pool: tuple[int, int] | None) -> nn.Sequential:
@@ -22,17 +26,16 @@ def conv_block(in_channels: int, out_channels: int, pool: tuple[int, int] | None
     return nn.Sequential(*layers)
 
 
-class TinyCRNN(nn.Module):
+class TinyCRNN(Recognizer):
     """CNN (height 32 -> 1, width / 4) + BiLSTM + linear classifier over charset + blank."""
 
-    width_factor = 4
+    time_stride = 4
 
-    def __init__(self, num_classes: int, height: int = 32, channels: tuple[int, ...] = (16, 32, 48, 64),
+    def __init__(self, num_classes: int, height: int = 32, channels: Sequence[int] = (16, 32, 48, 64),
                  hidden: int = 64) -> None:
-        super().__init__()
+        super().__init__({"height": height, "channels": list(channels), "hidden": hidden})
         if height != 32:
             raise ValueError("tiny expects an input height of 32")
-        self.config = {"height": height, "channels": list(channels), "hidden": hidden}
         c1, c2, c3, c4 = channels
         self.features = nn.Sequential(
             conv_block(1, c1, (2, 2)),   # 16 x W/2
@@ -47,7 +50,7 @@ class TinyCRNN(nn.Module):
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
         """Time steps produced for crops of the given widths."""
-        return widths // self.width_factor
+        return widths // self.time_stride
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self.collapse(self.features(images)).squeeze(2)  # B x C x T
