@@ -25,6 +25,7 @@ COMMANDS = {
     "capture": "digitocr.cli.capture",
     "watch": "digitocr.cli.watch",
     "label": "digitocr.cli.label",
+    "refine": "digitocr.cli.refine",
 }
 
 
