@@ -122,14 +122,18 @@ def train_general(run_dir: Path, steps: int, workers: int, device: str, threads:
 
 
 def install(model_dir: Path, target: Path = PACKAGE_MODEL) -> Path:
-    """Copy the model folder into the package (with model.onnx, exported here if it is missing)."""
+    """Copy the model folder into the package (with model.onnx, exported here if it is missing) and write
+    the checksums a reader verifies."""
     if not (model_dir / "model.onnx").is_file():
         from digitocr.export import export_onnx
 
         export_onnx(model_dir)
+    from digitocr.pretrained import FILES, write_checksums
+
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("model.safetensors", "model.json", "model.onnx"):
+    for name in FILES:
         shutil.copyfile(model_dir / name, target / name)
+    write_checksums(target)
     return target
 
 
