@@ -13,18 +13,19 @@ from digitocr.reader import Reading
 
 STATUS_COLORS = {"ok": (40, 200, 80), "low_confidence": (255, 170, 0), "out_of_range": (230, 50, 50),
                  "out_of_format": (230, 50, 50), None: (60, 140, 255)}
-PANEL_WIDTH = 420
+PANEL_WIDTH = 440
 CROP_HEIGHT = 48
 MAX_FRAME_WIDTH = 1600
 
 
-def describe(name: str, reading: Reading | None) -> str:
-    """'speed: 151 = 151 (0.99, ok)' — one line per region, for the picture and the terminal alike."""
+def describe(name: str, reading: Reading | None, separator: str = ": ") -> str:
+    """'speed: '151' = 151 (0.99, ok)' — a line per region for the terminal (the picture puts the reason, if
+    any, on a line of its own)."""
     if reading is None:
         return f"{name}: (no model)"
     value = "" if reading.value is None else f" = {reading.value:g}"
-    reason = f": {reading.reason}" if reading.reason else ""
-    return f"{name}: {reading.text!r}{value} ({reading.confidence:.2f}, {reading.status}{reason})"
+    reason = f"{separator}{reading.reason}" if reading.reason else ""
+    return f"{name}: {reading.text!r}{value} ({reading.confidence:.2f}, {reading.status}){reason}"
 
 
 def draw_profile_check(frame: np.ndarray, profile: Profile, crops: Mapping[str, np.ndarray],
@@ -36,7 +37,7 @@ def draw_profile_check(frame: np.ndarray, profile: Profile, crops: Mapping[str, 
         screen = screen.resize((round(screen.width * scale), round(screen.height * scale)), Image.LANCZOS)
     font = ImageFont.load_default(size=16)
     rows = len(profile.regions)
-    row_height = CROP_HEIGHT + 46
+    row_height = CROP_HEIGHT + 56
     canvas = Image.new("RGB", (screen.width + PANEL_WIDTH, max(screen.height, rows * row_height + 10)), (24, 24, 28))
     canvas.paste(screen, (0, 0))
     draw = ImageDraw.Draw(canvas)
@@ -51,7 +52,8 @@ def draw_profile_check(frame: np.ndarray, profile: Profile, crops: Mapping[str, 
         crop = Image.fromarray(crops[name]).convert("RGB")
         width = min(PANEL_WIDTH - 20, max(1, round(crop.width * CROP_HEIGHT / crop.height)))
         canvas.paste(crop.resize((width, CROP_HEIGHT), Image.NEAREST), (screen.width + 10, top))
-        draw.text((screen.width + 10, top + CROP_HEIGHT + 4), describe(name, reading), fill=color, font=font)
+        draw.multiline_text((screen.width + 10, top + CROP_HEIGHT + 4), describe(name, reading, "\n"), fill=color,
+                            font=font)
         draw.line([(box[2] + 2, (box[1] + box[3]) // 2), (screen.width + 8, top + CROP_HEIGHT // 2)],
                   fill=color, width=1)
     return canvas
