@@ -35,9 +35,9 @@ def field_image(text: str) -> Image.Image:
     return image
 
 
-def profile_toml(name: str = "window") -> str:
-    """A profile whose three pixel boxes are the window's fields."""
-    lines = [f'name = "{name}"', f"size = [{WINDOW_SIZE[0]}, {WINDOW_SIZE[1]}]"]
+def profile_toml(name: str = "window", size: tuple[int, int] = WINDOW_SIZE) -> str:
+    """A profile whose three pixel boxes are the window's fields (on a window of `size`)."""
+    lines = [f'name = "{name}"', f"size = [{size[0]}, {size[1]}]"]
     for field, (x, y) in FIELDS.items():
         lines += [f"[regions.{field}]", f"box = [{x}, {y}, {x + FIELD_SIZE[0]}, {y + FIELD_SIZE[1]}]",
                   'format = "int"', "min_confidence = 0.3"]
@@ -60,14 +60,14 @@ def _wait_for(condition, what: str, timeout: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def virtual_desktop(window_manager: bool = True) -> Iterator[str]:
+def virtual_desktop(window_manager: bool = True, screen: str = "1024x768") -> Iterator[str]:
     """Start Xvfb (and openbox) on a free display; yields the DISPLAY value; kills both afterwards."""
     for program in ("Xvfb", "openbox") if window_manager else ("Xvfb",):
         if shutil.which(program) is None:
             raise RuntimeError(f"{program} is missing: `make setup-system` installs it")
     number = _free_display()
     display = f":{number}"
-    processes = [subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+    processes = [subprocess.Popen(["Xvfb", display, "-screen", "0", f"{screen}x24", "-nolisten", "tcp"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         _wait_for(lambda: os.path.exists(f"/tmp/.X11-unix/X{number}"), "Xvfb")
@@ -102,10 +102,11 @@ def _has_window_manager(display: str) -> bool:
 class NumberWindow:
     """The Tk window, run by the venv's Python on `display`, titled `title`."""
 
-    def __init__(self, display: str, title: str, position: tuple[int, int] = (100, 80)) -> None:
+    def __init__(self, display: str, title: str, position: tuple[int, int] = (100, 80),
+                 size: tuple[int, int] = WINDOW_SIZE) -> None:
         self.title = title
         self.process = subprocess.Popen(
-            [sys.executable, __file__, title, f"+{position[0]}+{position[1]}"],
+            [sys.executable, __file__, title, f"{size[0]}x{size[1]}+{position[0]}+{position[1]}"],
             env={**os.environ, "DISPLAY": display}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self._answer() == "ready"
 
@@ -149,9 +150,10 @@ def _run_window(title: str, geometry: str) -> None:
 
     root = tkinter.Tk()
     root.title(title)
-    root.geometry(f"{WINDOW_SIZE[0]}x{WINDOW_SIZE[1]}{geometry}")
+    root.geometry(geometry)
     root.resizable(False, False)
-    canvas = tkinter.Canvas(root, width=WINDOW_SIZE[0], height=WINDOW_SIZE[1], highlightthickness=0, bd=0,
+    width, height = (int(number) for number in geometry.split("+")[0].split("x"))
+    canvas = tkinter.Canvas(root, width=width, height=height, highlightthickness=0, bd=0,
                             background="#d0d8e0")
     canvas.pack()
     photos = {field: tkinter.PhotoImage(master=root) for field in FIELDS}

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from digitocr.frames import Frame, FrameSource, paced_frames
+from digitocr.frames import FrameSource, paced_frames
 from digitocr.images import save_image
 from digitocr.profile import Profile, crop_regions
 
 
-def frame_stamp(frame: Frame, clock: str) -> str:
+def frame_stamp(seconds: float, clock: str) -> str:
     """The time part of a file name: local wall-clock time, or hours-minutes-seconds into a video."""
     if clock == "video":
-        whole = int(frame.time)
-        return f"{whole // 3600:02d}-{whole // 60 % 60:02d}-{whole % 60:02d}.{int(frame.time % 1 * 1000):03d}"
-    return datetime.fromtimestamp(frame.time).strftime("%Y-%m-%dT%H-%M-%S.%f")[:-3]
+        whole = int(seconds)
+        return f"{whole // 3600:02d}-{whole // 60 % 60:02d}-{whole % 60:02d}.{int(seconds % 1 * 1000):03d}"
+    return datetime.fromtimestamp(seconds).strftime("%Y-%m-%dT%H-%M-%S.%f")[:-3]
 
 
 def unused_path(folder: Path, stem: str, extension: str) -> Path:
@@ -71,7 +71,7 @@ def capture(source: FrameSource, out_dir: Path | str, *, interval: float | None 
         images = {"frame": frame.pixels} if save_frames else {}
         if profile is not None:
             images.update(crop_regions(frame.pixels, profile))
-        stamp = frame_stamp(frame, source.clock)
+        stamp = frame_stamp(frame.time, source.clock)
         for what, pixels in images.items():
             if dedupe and what in previous and np.array_equal(previous[what], pixels):
                 summary.duplicates += 1

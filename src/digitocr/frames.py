@@ -14,9 +14,12 @@ on Windows and macOS through pywinctl. Pixels come from `mss` everywhere.
 
 from __future__ import annotations
 
+import functools
 import os
+import queue
 import re
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -36,14 +39,31 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", "
 SOURCE_HELP = ("screen | monitor:N | box:X0,Y0,X1,Y1 | window:TITLE | a video file | a folder of screenshots")
 
 
+_TO_RGB = {"bgr": cv2.COLOR_BGR2RGB, "bgra": cv2.COLOR_BGRA2RGB}
+
+
 @dataclass(frozen=True)
 class Frame:
     """One picture from a source. `time` is seconds since the epoch for live sources and folders, and seconds
-    from the start for videos (the video's own clock); `index` counts frames from the start of the source."""
+    from the start for videos (the video's own clock); `index` counts frames from the start of the source.
 
-    pixels: np.ndarray  # (H, W, 3) RGB uint8
+    `raw` is the picture as the source produced it, in channel order `order` ("rgb"; "bgr" from OpenCV; "bgra"
+    from mss); `pixels` is it in RGB, converted on first use, so a frame whose regions did not change is never
+    converted whole."""
+
+    raw: np.ndarray
     time: float
     index: int
+    order: str = "rgb"
+
+    @functools.cached_property
+    def pixels(self) -> np.ndarray:
+        """(H, W, 3) RGB uint8."""
+        return self.rgb(self.raw)
+
+    def rgb(self, part: np.ndarray) -> np.ndarray:
+        """A part of `raw` (a crop) in RGB."""
+        return part if self.order == "rgb" else cv2.cvtColor(part, _TO_RGB[self.order])
 
 
 class FrameUnavailable(Exception):
@@ -116,6 +136,40 @@ def paced_frames(source: FrameSource, *, interval: float | None = None, count: i
         yield frame
 
 
+def prefetched(frames: Iterator[Frame], depth: int = 8) -> Iterator[Frame]:
+    """`frames`, produced by a background thread up to `depth` ahead: decoding a video (OpenCV releases the GIL)
+    then overlaps with reading the previous frames on another core. Errors reach the consumer in order; a
+    consumer that stops early stops the producer."""
+    pending: queue.Queue[Frame | Exception | None] = queue.Queue(depth)
+    finished = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                while not finished.is_set():
+                    try:
+                        pending.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if finished.is_set():
+                    return
+            pending.put(None)
+        except Exception as error:  # noqa: BLE001 (handed to the consumer, which raises it)
+            pending.put(error)
+
+    producer = threading.Thread(target=produce, name="frame-prefetch", daemon=True)
+    producer.start()
+    try:
+        while (item := pending.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        finished.set()
+        producer.join()
+
+
 def open_source(spec: str, *, window_index: int | None = None, every: int | None = None,
                 fps: float | None = None) -> FrameSource:
     """The source a command line names (see SOURCE_HELP); `every`/`fps` sample a video or folder."""
@@ -185,13 +239,13 @@ class _Grabber:
         return list(self._mss.monitors)
 
     def grab(self, box: Box) -> np.ndarray:
+        """The box's pixels, BGRA as the screen holds them."""
         x0, y0, x1, y1 = box
         try:
             shot = self._mss.grab({"left": x0, "top": y0, "width": x1 - x0, "height": y1 - y0})
         except self.error_type as error:
             raise UserError(f"cannot capture the screen box {x0},{y0},{x1},{y1}: {error}") from None
-        bgra = np.frombuffer(shot.raw, np.uint8).reshape(shot.height, shot.width, 4)
-        return cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGB)
+        return np.frombuffer(shot.raw, np.uint8).reshape(shot.height, shot.width, 4)
 
     def close(self) -> None:
         self._mss.close()
@@ -221,7 +275,7 @@ class ScreenSource(FrameSource):
     def grab(self) -> Frame:
         pixels = self._grabber.grab(self.box)
         self._index += 1
-        return Frame(pixels, time.time(), self._index - 1)
+        return Frame(pixels, time.time(), self._index - 1, "bgra")
 
     def close(self) -> None:
         self._grabber.close()
@@ -378,7 +432,7 @@ class WindowSource(FrameSource):
             raise FrameUnavailable(f"the window {self.title!r} is partly off the screen")
         pixels = self._grabber.grab(info.box)
         self._index += 1
-        return Frame(pixels, time.time(), self._index - 1)
+        return Frame(pixels, time.time(), self._index - 1, "bgra")
 
     def close(self) -> None:
         self._grabber.close()
@@ -445,7 +499,7 @@ class VideoSource(FrameSource):
             ok, bgr = self._capture.retrieve()
             if not ok:
                 raise UserError(f"{self.path}: frame {self._position} cannot be decoded")
-            return Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), seconds, self._position)
+            return Frame(bgr, seconds, self._position, "bgr")
         return None
 
     def close(self) -> None:

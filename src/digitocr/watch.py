@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 import cv2
 import numpy as np
@@ -28,17 +28,13 @@ import numpy as np
 from digitocr.capture import frame_stamp, unused_path
 from digitocr.errors import UserError
 from digitocr.files import atomic_path
-from digitocr.frames import Frame, FrameSource, paced_frames
+from digitocr.frames import Frame, FrameSource, paced_frames, prefetched
 from digitocr.images import save_image
 from digitocr.labels import labelled_name
 from digitocr.profile import Profile, Region
-from digitocr.reader import Reading
+from digitocr.reader import Reader, Reading
 
-
-class ScreenReader(Protocol):
-    """What watch needs of a reader (digitocr.reader.Reader)."""
-
-    def read_screen(self, frame: np.ndarray, profile: Profile) -> dict[str, Reading]: ...
+RECORDED_TOLERANCE = 64  # grey levels: above video compression noise (up to about 50), far below a digit change
 
 
 @dataclass(frozen=True)
@@ -143,10 +139,13 @@ class RegionTracker:
 
 
 class Watcher:
-    """Reads a profile's regions frame after frame, re-reading only regions whose pixels changed."""
+    """Reads a profile's regions frame after frame, re-reading only regions whose pixels changed: some pixel by
+    more than `tolerance` grey levels. By default that is any change for live sources (screen grabs are exact)
+    and more than 64 levels for recorded ones (compression makes every frame differ a little; a digit that
+    changes differs by about 255)."""
 
-    def __init__(self, reader: ScreenReader, profile: Profile, *, min_confidence: float | None = None,
-                 tolerance: int = 16, persist: float = 2.0) -> None:
+    def __init__(self, reader: Reader, profile: Profile, *, min_confidence: float | None = None,
+                 tolerance: int | None = None, persist: float = 2.0) -> None:
         self.reader = reader
         self.profile = profile
         self.tolerance = tolerance
@@ -156,6 +155,7 @@ class Watcher:
         self._size: tuple[int, int] | None = None
         self._crops: dict[str, np.ndarray] = {}
         self._readings: dict[str, Reading] = {}
+        self._readers: dict[str, Reader] = {}
         self.reads = 0  # region readings made (the rest were skipped as unchanged)
 
     def boxes(self, width: int, height: int) -> dict[str, tuple[int, int, int, int]]:
@@ -172,26 +172,68 @@ class Watcher:
             return True
         if np.array_equal(before, crop):
             return False
-        return self.tolerance == 0 or int(cv2.absdiff(before, crop).max()) > self.tolerance
+        return not self.tolerance or int(cv2.absdiff(before, crop).max()) > self.tolerance
+
+    def _changes(self, frame: Frame) -> dict[str, np.ndarray]:
+        """The raw crops of the regions whose pixels changed since they were last read (remembered as read).
+        They are compared in the source's own channel order, so a frame with none changed is never converted."""
+        height, width = frame.raw.shape[:2]
+        crops = {name: frame.raw[y0:y1, x0:x1] for name, (x0, y0, x1, y1) in self.boxes(width, height).items()}
+        changed = {name: crop for name, crop in crops.items() if self._changed(name, crop)}
+        self._crops.update({name: crop.copy() for name, crop in changed.items()})
+        return changed
+
+    def _reader_for(self, region: Region) -> Reader:
+        """The reader of the region's model (the profile's, else the watch's own)."""
+        model = region.model or self.profile.model
+        if model is None or Path(model) == self.reader.model_dir:
+            return self.reader
+        if model not in self._readers:
+            self._readers[model] = Reader(model, backend=self.reader.backend, threads=self.reader.threads)
+        return self._readers[model]
+
+    def steps(self, frames: list[Frame]) -> Iterator[tuple[WatchRow, dict[str, np.ndarray]]]:
+        """The row of each frame, and the (unrefined, RGB) crops of the regions read in it. The changed crops
+        of all the frames are read together, one batch per region."""
+        changes = [{name: frame.rgb(crop) for name, crop in self._changes(frame).items()} for frame in frames]
+        readings: list[dict[str, Reading]] = [{} for _ in frames]
+        for name, region in self.profile.regions.items():
+            where = [position for position, changed in enumerate(changes) if name in changed]
+            if not where:
+                continue
+            crops = [changes[position][name] for position in where]
+            whole_crop = replace(region, box=(0, 0, crops[0].shape[1], crops[0].shape[0]), units="pixels")
+            for position, reading in zip(where, self._reader_for(region).read_batch(crops, whole_crop)):
+                readings[position][name] = reading
+            self.reads += len(where)
+        for frame, changed, read in zip(frames, changes, readings):
+            self._readings.update(read)
+            regions = {name: tracker.update(self._readings[name], frame.time, fresh=name in changed)
+                       for name, tracker in self.trackers.items()}
+            yield WatchRow(frame.time, frame.index, regions), changed
 
     def step(self, frame: Frame) -> tuple[WatchRow, dict[str, np.ndarray]]:
-        """The row of this frame, and the raw crops of the regions read in it."""
-        crops = {name: frame.pixels[y0:y1, x0:x1]
-                 for name, (x0, y0, x1, y1) in self.boxes(frame.pixels.shape[1], frame.pixels.shape[0]).items()}
-        changed = {name: crop for name, crop in crops.items() if self._changed(name, crop)}
-        if changed:
-            subset = replace(self.profile, regions={name: self.profile.regions[name] for name in changed})
-            self._readings.update(self.reader.read_screen(frame.pixels, subset))
-            self._crops.update({name: crop.copy() for name, crop in changed.items()})
-            self.reads += len(changed)
-        regions = {name: tracker.update(self._readings[name], frame.time, fresh=name in changed)
-                   for name, tracker in self.trackers.items()}
-        return WatchRow(frame.time, frame.index, regions), changed
+        """`steps` of one frame."""
+        return next(self.steps([frame]))
 
-    def run(self, source: FrameSource, **pacing: Any) -> Iterator[tuple[WatchRow, dict[str, np.ndarray]]]:
-        """`step` over the frames of `source` (pacing: interval, count, duration, on_unavailable, stop)."""
-        for frame in paced_frames(source, **pacing):
-            yield self.step(frame)
+    def run(self, source: FrameSource, batch: int = 32, **pacing: Any
+            ) -> Iterator[tuple[WatchRow, dict[str, np.ndarray]]]:
+        """`steps` over the frames of `source` (pacing: interval, count, duration, on_unavailable, stop): a live
+        source frame by frame; a recorded one decoded ahead on another thread and read `batch` frames at a time."""
+        if self.tolerance is None:
+            self.tolerance = 0 if source.live else RECORDED_TOLERANCE
+        frames = paced_frames(source, **pacing)
+        if source.live:
+            for frame in frames:
+                yield self.step(frame)
+            return
+        chunk: list[Frame] = []
+        for frame in prefetched(frames):
+            chunk.append(frame)
+            if len(chunk) == batch:
+                yield from self.steps(chunk)
+                chunk = []
+        yield from self.steps(chunk)
 
 
 # --- sinks --------------------------------------------------------------------------------------------------
@@ -269,7 +311,7 @@ class DoubtfulSaver:
                 continue
             refine = self.profile.regions[name].refine
             pixels = refine.apply(crop) if refine is not None else crop
-            stamp = frame_stamp(Frame(crop, row.time, row.index), self.clock)
+            stamp = frame_stamp(row.time, self.clock)
             name_part = labelled_name(value.text, f"{name}-{stamp}", "png")
             save_image(pixels, unused_path(self.folder, Path(name_part).stem, ".png"))
             self.saved += 1

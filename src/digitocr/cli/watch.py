@@ -27,8 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="readings below C are doubtful (default: each region's min_confidence)")
     parser.add_argument("--persist", type=positive(float), default=2.0, metavar="S",
                         help="accept a value that breaks max_rate/monotonic once read consistently for S seconds")
-    parser.add_argument("--tolerance", type=int, default=16, metavar="N",
-                        help="a region is read again when a pixel changed by more than N grey levels (default 16)")
+    parser.add_argument("--tolerance", type=int, metavar="N",
+                        help="a region is read again when a pixel changed by more than N grey levels "
+                             "(default: 0 for live sources, 64 for videos and folders)")
     parser.add_argument("--quiet", action="store_true", help="no live table or progress bar")
 
 
