@@ -1,15 +1,22 @@
-"""Images per second of `digitocr generate` against TRDG 1.8.0 on the seed's first two commands.
+"""Images per second of `digitocr generate` against TRDG 1.8.0 on the seed's commands, and of the
+synthetic stream while `tiny` trains.
 
-Each run is a whole command (process start, font loading, writing every file), timed by wall clock;
-the best of --repeats runs counts, the two tools alternating so that both see the same background
-load. TRDG needs Pillow<10, so it lives in its own environment:
+Each run is a whole command (process start, font loading, writing every file into a fresh folder),
+timed by wall clock. The two tools are interleaved run by run (ours then TRDG's, TRDG's then ours on
+the next round), so both see the same background load; each row reports the median of --repeats runs
+with the spread (lowest-highest), the ratio of the medians, and the ratio of the best runs as an extra
+column. TRDG needs Pillow<10, so it lives in its own environment:
 
     python3 -m venv /work/.trdg-venv && /work/.trdg-venv/bin/pip install trdg==1.8.0 'pillow<10'
     .venv/bin/python benchmarks/bench_generate.py --trdg-python /work/.trdg-venv/bin/python
 
 Without a TRDG environment (no --trdg-python, no $TRDG_PYTHON) only digitocr is measured.
-TRDG's `-rs` labels have 2-10 characters and ours 1-4 (the seed's), so a third row runs ours with
-`--label-length 2-10` for a like-for-like comparison.
+TRDG's `-rs` labels have 2-10 characters and ours 1-4 (the seed's): the `2-10` rows run ours with
+`--label-length 2-10` against TRDG's same command, like for like.
+
+`--training SECONDS` also measures the synthetic stream inside training: `tiny` trains on the default
+stream (one torch thread, one data worker, as `digitocr train` runs) and the figure is the images/s
+the stream delivered, with the share of the trainer's time spent waiting for it.
 """
 
 from __future__ import annotations
@@ -17,21 +24,35 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-SEED_COMMANDS = {
-    "plain": "-rs -num -w 1 -fi -im L",
-    "distorted": "-rs -num -w 1 -fi -im L -rk -rbl -d 3 -do 2",
-}
+SEED = "-rs -num -w 1 -fi -im L"
+DISTORTED = f"{SEED} -rk -rbl -d 3 -do 2"
+FONT_FAMILY = "orbitron"  # `-ft FONT` needs a font file both tools can open
+
+
+def rows(font_file: str) -> list[tuple[str, str, str]]:
+    """(row name, digitocr flags, TRDG flags): the seed's commands, then TRDG's own label lengths."""
+    return [
+        ("plain", SEED, SEED),
+        ("distorted", DISTORTED, DISTORTED),
+        ("font-spacing", f"{SEED} -ft {font_file} -cs -2", f"{SEED} -ft {font_file} -cs -2"),
+        ("skew-15", f"{SEED} -k 15", f"{SEED} -k 15"),
+        ("skew-345", f"{SEED} -k 345", f"{SEED} -k 345"),
+        ("width-100", f"{SEED} -wd 100", f"{SEED} -wd 100"),
+        ("plain-2-10", f"{SEED} --label-length 2-10", SEED),
+        ("distorted-2-10", f"{DISTORTED} --label-length 2-10", DISTORTED),
+    ]
 
 
 def rate(command: list[str], count: int) -> float:
-    """Images per second of one run of `command` (which gets --output_dir)."""
-    with tempfile.TemporaryDirectory() as output:
+    """Images per second of one run of `command` (which gets --output_dir) into a fresh folder."""
+    with tempfile.TemporaryDirectory(prefix="bench-generate-") as output:
         start = time.perf_counter()
         subprocess.run([*command, "--output_dir", output], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -42,32 +63,105 @@ def rate(command: list[str], count: int) -> float:
     return count / seconds
 
 
+def summary(rates: list[float]) -> str:
+    """'median (lowest-highest)'."""
+    return f"{statistics.median(rates):,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"
+
+
+def compare(args: argparse.Namespace, trdg_python: str | None) -> None:
+    from digitocr.synth.fonts import find_family
+
+    family = find_family(FONT_FAMILY)
+    if family is None:
+        raise SystemExit(f"font family {FONT_FAMILY} is not installed (pip install fontpkg-{FONT_FAMILY})")
+    selected = [row for row in rows(str(family.primary)) if not args.rows or row[0] in args.rows]
+    common = ["-c", str(args.count), "-t", str(args.workers)]
+    ours: dict[str, list[float]] = {name: [] for name, _, _ in selected}
+    theirs: dict[str, list[float]] = {name: [] for name, _, _ in selected}
+    for repeat in range(args.repeats):  # interleaved run by run, the order swapped every round
+        for name, our_flags, their_flags in selected:
+            runs = [(ours[name], [sys.executable, "-m", "digitocr", "generate", *our_flags.split(), *common])]
+            if trdg_python:
+                runs.append((theirs[name], [trdg_python, "-m", "trdg.run", *their_flags.split(), *common]))
+            for rates, command in runs if repeat % 2 == 0 else runs[::-1]:
+                rates.append(rate(command, args.count))
+        print(f"round {repeat + 1}/{args.repeats} done", file=sys.stderr, flush=True)
+    print(f"images/s, median (lowest-highest) of {args.repeats} interleaved runs, -c {args.count} "
+          f"-t {args.workers}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}; -ft is {family.primary.name}\n")
+    print("| row | digitocr flags | digitocr img/s | TRDG img/s | ratio of medians | ratio of best |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, our_flags, _ in selected:
+        flags = our_flags.replace(str(family.primary), "FONT")
+        if theirs[name]:
+            ratio = statistics.median(ours[name]) / statistics.median(theirs[name])
+            best = max(ours[name]) / max(theirs[name])
+            trdg_cells = f"{summary(theirs[name])} | **{ratio:.1f}x** | {best:.1f}x"
+        else:
+            trdg_cells = "- | - | -"
+        print(f"| {name} | `{flags}` | {summary(ours[name])} | {trdg_cells} |", flush=True)
+    if not trdg_python:
+        print("TRDG not measured: pass --trdg-python or set TRDG_PYTHON", file=sys.stderr)
+
+
+def training_stream(seconds: float, batch_size: int) -> None:
+    """Images/s the default synthetic stream delivers to `tiny` training on it, and the trainer's wait."""
+    import torch
+
+    from digitocr.charset import Charset
+    from digitocr.ctc import min_widths
+    from digitocr.data import BatchMaker, BatchStream, DataSpec, prepare_data
+    from digitocr.models import build_model, pad_batch
+    from digitocr.preprocess import Preprocess
+
+    torch.set_num_threads(1)
+    charset = Charset()
+    prepared = prepare_data(DataSpec(synthetic=[("", 1.0)], val_size=32), charset, Preprocess(), seed=0)
+    maker = BatchMaker([source for source, _ in prepared.sources], [1.0], batch_size, seed=0)
+    model = build_model("tiny", charset.num_classes).to(memory_format=torch.channels_last).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    images = 0
+    waited = 0.0
+    with BatchStream(maker, batches_per_epoch=10**6, start=0, workers=1) as stream:
+        batches = iter(stream)
+        next(batches)  # the worker's start-up (spawn, imports, fonts) is not the stream's rate
+        started = time.perf_counter()
+        while (elapsed := time.perf_counter() - started) < seconds:
+            asked = time.perf_counter()
+            _, _, batch = next(batches)
+            waited += time.perf_counter() - asked
+            inputs, widths = pad_batch(batch.crops, min_widths(batch.labels, model.time_stride))
+            targets = torch.tensor([c for label in batch.labels for c in charset.encode(label)])
+            log_probs = model(inputs)
+            loss = ctc(log_probs, targets, model.output_lengths(widths).clamp(max=log_probs.shape[0]),
+                       torch.tensor([len(label) for label in batch.labels]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            images += len(batch.labels)
+    print(f"\nsynthetic stream inside training ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, `tiny`, "
+          f"batch {batch_size}, 1 torch thread + 1 data worker, {elapsed:.0f} s): "
+          f"{images / elapsed:,.0f} img/s delivered; the trainer waited for data {100 * waited / elapsed:.0f}% "
+          f"of the time")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-c", "--count", type=int, default=2000)
     parser.add_argument("-t", "--workers", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of each tool per row")
+    parser.add_argument("--rows", nargs="*", metavar="NAME", help="only these rows (default: all)")
     parser.add_argument("--trdg-python", default=os.environ.get("TRDG_PYTHON"),
                         help="python of an environment with trdg==1.8.0 (default: $TRDG_PYTHON)")
+    parser.add_argument("--training", type=float, default=0.0, metavar="SECONDS",
+                        help="also time the synthetic stream while `tiny` trains for SECONDS")
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size for --training")
     args = parser.parse_args()
     trdg_python = args.trdg_python if args.trdg_python and Path(args.trdg_python).exists() else None
-    common = ["-c", str(args.count), "-t", str(args.workers)]
-    print(f"images/s, best of {args.repeats}, -c {args.count} -t {args.workers}, {os.cpu_count()} CPUs")
-    print(f"{'command':<60} {'digitocr':>9} {'TRDG':>9} {'ratio':>6}")
-    rows = [(flags, flags) for flags in SEED_COMMANDS.values()]
-    rows.append((SEED_COMMANDS["plain"] + " --label-length 2-10", SEED_COMMANDS["plain"]))
-    for ours, theirs in rows:
-        ours_command = [sys.executable, "-m", "digitocr", "generate", *ours.split(), *common]
-        theirs_command = [trdg_python, "-m", "trdg.run", *theirs.split(), *common] if trdg_python else None
-        digitocr_rate = trdg_rate = 0.0
-        for _ in range(args.repeats):  # alternate the two, so both see the same background load
-            digitocr_rate = max(digitocr_rate, rate(ours_command, args.count))
-            if theirs_command:
-                trdg_rate = max(trdg_rate, rate(theirs_command, args.count))
-        trdg_column = f"{trdg_rate:9.0f} {digitocr_rate / trdg_rate:5.1f}x" if trdg_rate else f"{'-':>9} {'-':>6}"
-        print(f"{ours:<60} {digitocr_rate:9.0f} {trdg_column}", flush=True)
-    if not trdg_python:
-        print("TRDG not measured: pass --trdg-python or set TRDG_PYTHON", file=sys.stderr)
+    if args.repeats > 0:
+        compare(args, trdg_python)
+    if args.training > 0:
+        training_stream(args.training, args.batch_size)
 
 
 if __name__ == "__main__":

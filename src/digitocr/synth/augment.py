@@ -19,8 +19,10 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Round and clip a float picture to 8 bits; drop a single channel axis."""
-    image = np.clip(image + 0.5, 0, 255).astype(np.uint8)
-    return image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image
+    rounded = image + 0.5
+    np.clip(rounded, 0, 255, out=rounded)
+    pixels = rounded.astype(np.uint8)
+    return pixels[:, :, 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels
 
 
 def jpeg_degrade(image: np.ndarray, quality: int) -> np.ndarray:

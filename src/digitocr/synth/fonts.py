@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from digitocr.errors import UserError
 from digitocr.synth.families import FONT_SETS, require_installed
+from digitocr.synth.glyphcache import GlyphCache
 
 FONT_SUFFIXES = frozenset({".ttf", ".otf", ".ttc"})
 FONT_PACKAGE_GROUP = "fontpkg.family"
@@ -74,13 +75,24 @@ def _normalise(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
+def _package_root(entry: EntryPoint) -> Path:
+    """A font package's folder, found without importing it where its distribution says where it is
+    (importing some 160 font packages was a tenth of `digitocr generate`'s start-up)."""
+    module = entry.value.split(":")[0]
+    if entry.dist is not None and "." not in module:
+        root = Path(str(entry.dist.locate_file(module)))
+        if (root / "metadata.json").is_file():
+            return root
+    return Path(importlib.import_module(module).ROOT)
+
+
 @cache
 def installed_families() -> dict[str, InstalledFamily]:
     """Installed font packages by slug, found through the `fontpkg.family` entry-point group."""
     families: dict[str, InstalledFamily] = {}
     for entry in entry_points(group=FONT_PACKAGE_GROUP):
         try:
-            root = Path(importlib.import_module(entry.value.split(":")[0]).ROOT)
+            root = _package_root(entry)
             metadata = json.loads((root / "metadata.json").read_text(encoding="utf-8"))
         except (ImportError, AttributeError, OSError, ValueError):
             continue  # a broken font package must not break the generator
@@ -131,6 +143,9 @@ class FontFile:
         self.weight_range = weight_range
         self._fonts: dict[tuple[int, float | None], ImageFont.FreeTypeFont] = {}
         self._glyphs: dict[tuple[int, float | None], dict[str, _Glyph]] = {}
+        self._line_heights: dict[tuple[int, float | None], int] = {}
+        self._chars: set[str] = set()  # every character drawn so far: a glyph set is drawn (and stored) whole
+        self._cache = GlyphCache(self.path)
         self._size_per_pixel: float | None = None
         self._weights: list[float] | None = None
 
@@ -199,31 +214,51 @@ class FontFile:
         return max(4, round(height * self._size_per_pixel))
 
     def _glyph_set(self, size: int, weight: float | None) -> dict[str, _Glyph]:
-        return self._glyphs.setdefault((size, weight), {})
+        glyphs = self._glyphs.get((size, weight))
+        if glyphs is None:
+            line_height, stored = self._cache.load(size, weight)
+            glyphs = self._glyphs[(size, weight)] = {char: _Glyph(*glyph) for char, glyph in stored.items()}
+            if line_height is not None:
+                self._line_heights[(size, weight)] = line_height
+        return glyphs
+
+    def _line_height(self, size: int, weight: float | None) -> int:
+        """Ascent + descent, the line box (stored with the glyphs: asking FreeType sets the font up)."""
+        height = self._line_heights.get((size, weight))
+        if height is None:
+            ascent, descent = self._font(size, weight).getmetrics()
+            height = self._line_heights[(size, weight)] = ascent + descent
+        return height
 
     def _glyph(self, glyphs: dict[str, _Glyph], size: int, weight: float | None, char: str) -> _Glyph:
         glyph = glyphs.get(char)
         if glyph is None:
-            font = self._font(size, weight)
-            advance = font.getlength(char)
-            # The glyph's own bitmap, as ImageDraw.text would paste it at a whole-pixel pen position,
-            # without drawing it onto a padded canvas first (a third of a glyph's cost).
-            bitmap, (x, y) = font.getmask2(char, "L", anchor="la")
-            ink = bitmap.getbbox()
-            if ink is None:
-                glyph = _Glyph(np.zeros((0, 0), np.uint8), 0, 0, advance)
-            else:
-                left, top, right, bottom = ink
-                mask = np.asarray(Image.Image()._new(bitmap))[top:bottom, left:right].copy()
-                glyph = _Glyph(mask, x + left, y + top, advance)
-            glyphs[char] = glyph
+            if char != _UNMAPPED:
+                self._chars.add(char)
+            for other in self._chars - glyphs.keys() - {char}:  # the font is set up now: draw the set whole
+                glyphs[other] = self._draw(size, weight, other)
+            glyph = glyphs[char] = self._draw(size, weight, char)
+            self._cache.save(size, weight, self._line_height(size, weight),
+                             {other: (g.mask, g.left, g.top, g.advance) for other, g in glyphs.items()})
         return glyph
+
+    def _draw(self, size: int, weight: float | None, char: str) -> _Glyph:
+        font = self._font(size, weight)
+        advance = font.getlength(char)
+        # The glyph's own bitmap, as ImageDraw.text would paste it at a whole-pixel pen position,
+        # without drawing it onto a padded canvas first (a third of a glyph's cost).
+        bitmap, (x, y) = font.getmask2(char, "L", anchor="la")
+        ink = bitmap.getbbox()
+        if ink is None:
+            return _Glyph(np.zeros((0, 0), np.uint8), 0, 0, advance)
+        left, top, right, bottom = ink
+        mask = np.asarray(Image.Image()._new(bitmap))[top:bottom, left:right].copy()
+        return _Glyph(mask, x + left, y + top, advance)
 
     def render(self, text: str, height: int, spacing: float, rng: np.random.Generator) -> np.ndarray:
         weights = self._weight_grid()
         weight = weights[int(rng.integers(len(weights)))] if len(weights) > 1 else weights[0]
         size = self._size_for_height(height)
-        ascent, descent = self._font(size, weight).getmetrics()
         glyphs = self._glyph_set(size, weight)
         placed: list[tuple[_Glyph, int]] = []
         pen = 0.0
@@ -232,7 +267,7 @@ class FontFile:
             if glyph.mask.size:
                 placed.append((glyph, round(pen) + glyph.left))
             pen += glyph.advance + spacing
-        return compose_glyphs([(glyph.mask, x, glyph.top) for glyph, x in placed], ascent + descent)
+        return compose_glyphs([(glyph.mask, x, glyph.top) for glyph, x in placed], self._line_height(size, weight))
 
 
 def compose_glyphs(placed: Iterable[tuple[np.ndarray, int, int]], line_height: int) -> np.ndarray:

@@ -40,13 +40,13 @@ from digitocr.synth.fonts import GlyphSource, resolve_fonts
 from digitocr.synth.render import (
     LUMA,
     NOISE_MEAN,
-    NOISE_SIGMA,
     BackgroundImages,
     ColorRange,
     Layout,
     composite,
     crop_to_ink,
     distort,
+    gaussian_noise,
     parse_color,
     quasicrystal,
     text_extent,
@@ -552,7 +552,7 @@ class TextImageGenerator:
             base = (self._background_color.draw(rng, channels) if self._background_color
                     else np.full(channels, NOISE_MEAN if config.background == "noise" else 255.0, np.float32))
             if config.background == "noise":
-                background = rng.standard_normal((height, width, 1), dtype=np.float32) * NOISE_SIGMA + base
+                background = gaussian_noise(height, width, base, rng)
             else:
                 background = np.broadcast_to(base, (height, width, channels))
         if config.light_on_dark and rng.random() < config.light_on_dark:
