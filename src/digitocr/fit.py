@@ -49,6 +49,7 @@ SYNTHETIC_CHECK_SIZE = 200  # bank renders evaluated when no real crops are held
 RESERVE_SECONDS = 12.0  # of the time limit, kept for evaluation and the report
 VALIDATION_SIZE = 240  # synthetic crops (plus the real ones) validated on after each epoch
 BATCH_SIZE = 32  # small batches: more steps in a short time limit, which matters more here
+CONTINUE_LR = 1e-3  # continuing from a fitted model: adjust it, do not shake it loose
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,30 @@ class FitResult:
     evaluated_on: str
     evaluations: dict[str, dict] = field(default_factory=dict)  # name -> EvalReport.to_mapping()
     seconds: float = 0.0
+    before: dict[str, float] | None = None  # continuing: the starting model on the same crops
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """Where a fit starts from: a model's weights and, resuming an earlier fit, its crops and holdout, so
+    the new crops add to the old and before and after are measured on the same holdout."""
+
+    model_dir: Path
+    samples: tuple[Path, ...] = ()
+    holdout: Path | None = None
+
+    @classmethod
+    def of_run(cls, run_dir: Path | str) -> Continuation:
+        """An earlier fit's run folder: its best model, its samples, its holdout."""
+        run_dir = Path(run_dir)
+        try:
+            summary = json.loads((run_dir / "fit.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            raise UserError(f"{run_dir} is not a fit run (no readable fit.json): give --from MODEL") from None
+        samples = tuple(Path(folder) for folder in (*summary.get("continued", []), summary["samples"])
+                        if Path(folder).is_dir())
+        holdout = summary.get("holdout")
+        return cls(run_dir / "best", samples, Path(holdout) if holdout else None)
 
 
 class StrokeJitter:
@@ -158,20 +183,26 @@ SOURCE_WEIGHTS = {"bank (crop colours)": 0.3, "bank (thresholded)": 0.25, "bank 
 def fit(samples_dir: Path | str, output_dir: Path | str, time_limit: float = 180.0,
         charset: str = DIGITS, holdout: Path | str | None = None, fonts: Sequence[str] = (),
         seed: int = 0, overwrite: bool = False,
-        on_progress: Callable[[FitProgress], None] | None = None) -> FitResult:
-    """Build the bank, match fonts, train `tiny` on the styled stream, evaluate, write the report."""
+        on_progress: Callable[[FitProgress], None] | None = None,
+        start: Continuation | None = None) -> FitResult:
+    """Build the bank, match fonts, train `tiny` on the styled stream, evaluate, write the report.
+    With `start`, training continues from that model (and run) instead of from scratch."""
     return _fit(Path(samples_dir), Path(output_dir), time_limit, charset, holdout, fonts, seed, overwrite,
-                on_progress or (lambda _: None))
+                on_progress or (lambda _: None), start)
 
 
 def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, holdout: Path | str | None,
-         fonts: Sequence[str], seed: int, overwrite: bool, report: Callable[[FitProgress], None]) -> FitResult:
+         fonts: Sequence[str], seed: int, overwrite: bool, report: Callable[[FitProgress], None],
+         start: Continuation | None = None) -> FitResult:
     started = time.monotonic()
     if (run_dir / "fit.json").exists() and not overwrite:
         raise UserError(f"{run_dir} already holds a fitted model: choose another folder or pass --overwrite")
     alphabet = Charset(charset)
     rng = np.random.default_rng(seed)
     crops = read_labelled_folder(samples_dir)
+    if start is not None:
+        crops += [crop for folder in start.samples for crop in read_labelled_folder(folder)]
+        holdout = holdout or start.holdout
     _check_labels(crops, alphabet)
     crops, split_off = _split_holdout(crops, holdout, rng)
     bank = build_bank(crops, name=f"bank:{samples_dir}")
@@ -213,8 +244,9 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
         raise UserError(f"a time limit of {time_limit:g} s leaves no time to train; give at least 40")
     train_config = TrainConfig(
         run_dir=run_dir, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
-        epoch_size=BATCH_SIZE * 60, batch_size=BATCH_SIZE, lr=3e-3, seed=seed, overwrite=True,
-        augment=Augment(probability=0.3), workers=1, threads=max(1, (os.cpu_count() or 2) - 1),
+        epoch_size=BATCH_SIZE * 60, batch_size=BATCH_SIZE, lr=3e-3 if start is None else CONTINUE_LR,
+        seed=seed, overwrite=True, augment=Augment(probability=0.3), workers=1,
+        threads=max(1, (os.cpu_count() or 2) - 1), init_from=str(start.model_dir) if start else None,
     )
     report(FitProgress("train", f"training tiny for {budget:.0f} s"))
 
@@ -233,6 +265,12 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
         character_accuracy(texts, labels), word_accuracy(texts, labels), evaluated_on,
         {name: evaluation.to_mapping() for name, evaluation in evaluations.items()}, time.monotonic() - started,
     )
+    if start is not None:
+        before, _, _ = _evaluate(Reader(start.model_dir), alphabet, holdout, split_off, bank, filled, configs,
+                                 samples_dir, seed)
+        before_texts = [item.text for evaluation in before.values() for item in evaluation.items]
+        result.before = {"character_accuracy": character_accuracy(before_texts, labels),
+                         "word_accuracy": word_accuracy(before_texts, labels)}
     write_fit_report(result, training, evaluations, pictures, configs, sources)
     summary = {"samples": str(samples_dir), "charset": alphabet.chars, "time_limit": time_limit,
                "seconds": round(result.seconds, 1), "character_accuracy": round(result.character_accuracy, 4),
@@ -241,7 +279,10 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
                "fonts": [{"name": m.source.name, "score": round(m.score, 4)} for m in matches[:8]],
                "rejected": [{"name": r.name, "reason": r.reason} for r in bank.rejected],
                "generator": {name: config.to_mapping() for name, config in configs.items()},
-               "evaluations": result.evaluations}
+               "evaluations": result.evaluations, "holdout": str(holdout) if holdout is not None else None,
+               "started_from": str(start.model_dir) if start is not None else None,
+               "continued": [str(folder) for folder in start.samples] if start is not None else [],
+               "before": result.before}
     write_text_atomically(run_dir / "fit.json", json.dumps(summary, indent=2) + "\n")
     return result
 

@@ -30,7 +30,7 @@ from digitocr.data import Augment, Batch, BatchMaker, BatchStream, FolderSource,
 from digitocr.errors import UserError
 from digitocr.files import atomic_path, write_text_atomically
 from digitocr.metrics import character_accuracy, word_accuracy
-from digitocr.modelio import save_model
+from digitocr.modelio import load_model, save_model
 from digitocr.models import Recognizer, build_model, pad_batch
 from digitocr.preprocess import Preprocess
 
@@ -72,6 +72,7 @@ class TrainConfig:
     threads: int | None = None
     device: str = "auto"
     resume: bool = False
+    init_from: str | None = None       # a model folder whose weights the run starts from (fit --resume)
     overwrite: bool = False
     max_bad_batches: int = 20           # NaN/inf losses in a row before giving up
     data: dict[str, Any] = field(default_factory=dict)  # the DataSpec mapping, so --resume can rebuild it
@@ -157,6 +158,8 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
     optimizer = _make_optimizer(config, model)
     position = _Position()
     state_path = config.run_dir / STATE_FILE
+    if config.init_from and not config.resume:
+        _start_from(model, config.init_from, charset)
     if config.resume:
         position = _load_state(state_path, config, model, optimizer)
     elif state_path.exists() and not config.overwrite:
@@ -220,6 +223,16 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
     return TrainResult(config.run_dir, config.run_dir / "best", config.run_dir / "last",
                        config.run_dir / "log.csv", curves_path, position.history, position.step,
                        stopped_because, position.skipped_batches, images_seen / max(seconds, 1e-9))
+
+
+def _start_from(model: nn.Module, folder: str, charset: Charset) -> None:
+    """Copy a saved model's weights into the new one (same architecture and charset, or a UserError)."""
+    loaded = load_model(folder, expected_charset=charset.chars)
+    try:
+        model.load_state_dict(loaded.model.state_dict())
+    except RuntimeError:
+        raise UserError(f"{folder} holds a different network ({loaded.meta.get('architecture')}, "
+                        f"{loaded.meta.get('architecture_options')}): cannot start from it") from None
 
 
 def _pick_device(requested: str) -> torch.device:

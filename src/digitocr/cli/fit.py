@@ -12,18 +12,23 @@ HELP = "fit a model to a display from a few labelled crops (glyph bank + matched
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("samples", type=Path, help="folder of labelled crops (LABEL_anything.png or labels.tsv)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="run folder to write")
-    parser.add_argument("--time-limit", type=float, default=180.0, metavar="S",
-                        help="seconds for the whole fit, training included (default 180)")
+    parser.add_argument("--time-limit", type=float, metavar="S",
+                        help="seconds for the whole fit, training included (default 180; continuing, 45)")
     parser.add_argument("--charset", default="0123456789", help="characters to read (default digits)")
     parser.add_argument("--holdout", type=Path, metavar="DIR", help="labelled crops to evaluate on")
     parser.add_argument("--font", action="append", default=[], metavar="FONT",
                         help="another font file, folder or family to match against (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace a fit already in the run folder")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--resume", type=Path, metavar="RUN",
+                       help="continue an earlier fit (its model, crops and holdout) with SAMPLES added")
+    start.add_argument("--from", dest="start_from", type=Path, metavar="MODEL",
+                       help="start training from this model's weights instead of from scratch")
 
 
 def run(args: argparse.Namespace) -> int:
-    from digitocr.fit import FitProgress, fit
+    from digitocr.fit import Continuation, FitProgress, fit
 
     def show(progress: FitProgress) -> None:
         if progress.metrics:
@@ -33,12 +38,20 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{progress.stage}: {progress.message}", file=sys.stderr)
 
-    result = fit(args.samples, args.output, time_limit=args.time_limit, charset=args.charset,
+    start = (Continuation.of_run(args.resume) if args.resume else
+             Continuation(args.start_from) if args.start_from else None)
+    time_limit = args.time_limit or (180.0 if start is None else 45.0)
+    result = fit(args.samples, args.output, time_limit=time_limit, charset=args.charset,
                  holdout=args.holdout, fonts=args.font, seed=args.seed, overwrite=args.overwrite,
-                 on_progress=show)
+                 on_progress=show, start=start)
     print(f"model: {result.model_dir}")
     print(f"report: {result.report_path}")
     print(f"evaluated on {result.evaluated_on}:")
     print(f"Character Accuracy: {result.character_accuracy:.2f}")
     print(f"Word Accuracy: {result.word_accuracy:.2f}")
+    if result.before is not None:
+        before = result.before
+        print(f"before (the model it started from, same crops): Character Accuracy "
+              f"{before['character_accuracy']:.2f}, Word Accuracy {before['word_accuracy']:.2f}")
+    print(f"took {result.seconds:.0f} s")
     return 0
