@@ -86,3 +86,19 @@ def test_fit_on_the_games_refined_crops_reads_raw_crops_and_screenshot(tmp_path:
     screenshot = Image.open(REAL / "seed-screens" / regions["image"])
     for region in regions["regions"].values():
         assert reader.read(screenshot, tuple(region["box"])).text == region["label"]
+
+
+@pytest.mark.slow
+def test_train_resume_continues_a_fit(tmp_path: Path, capsys) -> None:
+    """A fit's training (stopped by its time limit) resumes with `digitocr train --resume`, from the data
+    specification the run keeps: the bank's streams, the matched fonts and the real crops."""
+    samples = write_crops(tmp_path / "samples", font_crops(heldout_fonts()[0]))
+    run = tmp_path / "runs" / "fitted"
+    fit(samples, run, time_limit=40)
+    steps = json.loads((run / "fit.json").read_text(encoding="utf-8"))["steps"]
+    capsys.readouterr()
+    assert main(["train", "--resume", "--runs", str(run.parent), "--name", run.name, "--steps", str(steps + 3),
+                 "--time-limit", "120", "--workers", "0", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"stopped by steps after {steps + 3} steps" in out
+    assert (run / "crops" / "labels.tsv").is_file() and (run / "last" / "model.json").is_file()

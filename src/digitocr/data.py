@@ -14,9 +14,9 @@ import os
 import queue
 import shlex
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
 import cv2
 import numpy as np
@@ -25,7 +25,12 @@ from digitocr.charset import Charset
 from digitocr.errors import UserError
 from digitocr.images import open_image
 from digitocr.labels import list_labelled_files
+from digitocr.mapping import Mapped
 from digitocr.preprocess import Preprocess
+
+if TYPE_CHECKING:  # the generator is imported when a synthetic stream is first drawn from
+    from digitocr.synth.fonts import GlyphSource
+    from digitocr.synth.generate import GeneratorConfig, TextImageGenerator
 
 
 @dataclass(frozen=True)
@@ -138,22 +143,26 @@ class FolderSource:
 
 
 class SyntheticSource:
-    """Crops drawn from the generator on the fly (no disk), preprocessed like every other crop."""
+    """Crops drawn from the generator on the fly (no disk), preprocessed like every other crop.
 
-    def __init__(self, name: str, config: Any, preprocess: Preprocess) -> None:
+    `glyph_sources` (fonts, glyph banks) replace the fonts the generator options name."""
+
+    def __init__(self, name: str, config: GeneratorConfig, preprocess: Preprocess,
+                 glyph_sources: Sequence[GlyphSource] | None = None) -> None:
         self.name = name
         self.config = config
         self.preprocess = preprocess
-        self._generator: Any = None
+        self.glyph_sources = list(glyph_sources) if glyph_sources is not None else None
+        self._generator: TextImageGenerator | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_generator": None}  # the generator is rebuilt in each process
 
     @property
-    def generator(self) -> Any:
+    def generator(self) -> TextImageGenerator:
         if self._generator is None:
             from digitocr.synth.generate import TextImageGenerator
-            self._generator = TextImageGenerator(self.config)
+            self._generator = TextImageGenerator(self.config, self.glyph_sources)
         return self._generator
 
     def draw(self, rng: np.random.Generator, count: int, max_length: int | None
@@ -168,7 +177,7 @@ class SyntheticSource:
         return samples
 
 
-def synthetic_config(flags: str = "", config_file: Path | str | None = None) -> Any:
+def synthetic_config(flags: str = "", config_file: Path | str | None = None) -> GeneratorConfig:
     """A GeneratorConfig from TRDG-style flags (as `digitocr generate` takes them) over an optional
     JSON/TOML file of generator options."""
     from digitocr.synth.generate import parse_generator_args
@@ -221,8 +230,12 @@ class BatchMaker:
     seed: int
     augment: Augment | None = None
     curriculum_epochs: int = 0  # in epoch e < curriculum_epochs, labels are at most e + 2 characters
+    parts: int = 1  # each batch is drawn in this many seeded parts (one per torchrun process)
+    part: int | None = None  # the part this maker draws; None: all of them, in order
 
     def __post_init__(self) -> None:
+        if self.batch_size % self.parts:
+            raise UserError(f"a batch of {self.batch_size} does not split into {self.parts} equal parts")
         if not self.sources:
             raise UserError("no training data: give --data DIR or --synth FLAGS")
         if len(self.weights) != len(self.sources) or min(self.weights) <= 0:
@@ -234,8 +247,18 @@ class BatchMaker:
         return epoch + 2 if epoch < self.curriculum_epochs else None
 
     def make(self, epoch: int, index: int) -> Batch:
-        rng = np.random.default_rng([self.seed, epoch, index])
-        counts = np.bincount(rng.choice(len(self.sources), size=self.batch_size, p=self.probabilities),
+        if self.parts == 1:
+            return self._draw(np.random.default_rng([self.seed, epoch, index]), self.batch_size, epoch)
+        crops, labels = [], []
+        for part in range(self.parts) if self.part is None else [self.part]:
+            drawn = self._draw(np.random.default_rng([self.seed, epoch, index, part]),
+                               self.batch_size // self.parts, epoch)
+            crops += drawn.crops
+            labels += drawn.labels
+        return Batch(crops, labels)
+
+    def _draw(self, rng: np.random.Generator, size: int, epoch: int) -> Batch:
+        counts = np.bincount(rng.choice(len(self.sources), size=size, p=self.probabilities),
                              minlength=len(self.sources))
         crops, labels = [], []
         for source, count in zip(self.sources, counts):
@@ -258,24 +281,37 @@ def draw_fixed_set(sources: Sequence[Any], weights: Sequence[float], count: int,
 
 
 @dataclass
-class DataSpec:
-    """What to train and validate on, as the user gave it (kept in the run so --resume can rebuild it)."""
+class SyntheticStream(Mapped):
+    """A synthetic stream as generator options (GeneratorConfig fields), as `fit` composes them."""
+
+    name: str
+    options: dict[str, Any]
+    weight: float = 1.0
+    stroke_jitter: float = 0.0  # > 0: strokes drawn up to this much thinner or bolder (see StrokeJitter)
+
+
+@dataclass
+class DataSpec(Mapped):
+    """What to train and validate on (kept in the run, so --resume can rebuild it exactly).
+
+    Validation "auto": the --val folders, else a seeded split of the folders, else `val_size` held-out
+    synthetic crops; "synthetic+folders" (fit): `val_size` held-out synthetic crops plus every folder crop.
+    """
+
+    MAPPING_NAME = "data"
 
     folders: list[tuple[str, float]] = field(default_factory=list)
     synthetic: list[tuple[str, float]] = field(default_factory=list)        # generator flags
     synthetic_files: list[tuple[str, float]] = field(default_factory=list)  # generator config files
+    streams: list[SyntheticStream] = field(default_factory=list)
     val_folders: list[str] = field(default_factory=list)
     val_fraction: float = 0.2
     val_size: int = 500
     strict: bool = False
+    validation: Literal["auto", "synthetic+folders"] = "auto"
 
-    def to_mapping(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_mapping(cls, mapping: dict[str, Any]) -> DataSpec:
-        pairs = {key: [tuple(pair) for pair in mapping[key]] for key in ("folders", "synthetic", "synthetic_files")}
-        return cls(**{**mapping, **pairs})
+    def is_empty(self) -> bool:
+        return not (self.folders or self.synthetic or self.synthetic_files or self.streams)
 
 
 @dataclass
@@ -297,9 +333,16 @@ def prepare_data(spec: DataSpec, charset: Charset, preprocess: Preprocess, seed:
         synthetic.append((_synthetic_source(flags, synthetic_config(flags), charset, preprocess), weight))
     for path, weight in spec.synthetic_files:
         synthetic.append((_synthetic_source(path, synthetic_config(config_file=path), charset, preprocess), weight))
+    for stream in spec.streams:
+        synthetic.append((_stream_source(stream, charset, preprocess), stream.weight))
     if not folder_sources and not synthetic:
         raise UserError("no training data: give --data DIR or --synth FLAGS")
-    if spec.val_folders:
+    if spec.validation == "synthetic+folders":
+        validation = draw_fixed_set([s for s, _ in synthetic], [w for _, w in synthetic], spec.val_size, seed)
+        for source, _ in folder_sources:
+            validation.images += source.images
+            validation.labels += source.labels
+    elif spec.val_folders:
         validation = FolderSource("validation", [], [])
         for folder in spec.val_folders:
             part = _folder_source(folder, charset, preprocess, spec.strict, skipped)
@@ -329,8 +372,23 @@ def _folder_source(folder: str, charset: Charset, preprocess: Preprocess, strict
     return FolderSource.from_labelled(str(folder), data, preprocess)
 
 
-def _synthetic_source(name: str, config: Any, charset: Charset, preprocess: Preprocess) -> SyntheticSource:
-    source = SyntheticSource(f"synthetic {name}".strip(), config, preprocess)
+def _stream_source(stream: SyntheticStream, charset: Charset, preprocess: Preprocess) -> SyntheticSource:
+    from digitocr.synth.generate import GeneratorConfig, TextImageGenerator
+    from digitocr.synth.glyphs import StrokeJitter
+
+    config = GeneratorConfig.from_mapping(stream.options)
+    glyph_sources = None
+    if stream.stroke_jitter:
+        glyph_sources = [StrokeJitter(source, stream.stroke_jitter) for source in TextImageGenerator(config).fonts]
+    return _checked(SyntheticSource(stream.name, config, preprocess, glyph_sources), stream.name, charset)
+
+
+def _synthetic_source(name: str, config: GeneratorConfig, charset: Charset, preprocess: Preprocess
+                      ) -> SyntheticSource:
+    return _checked(SyntheticSource(f"synthetic {name}".strip(), config, preprocess), name, charset)
+
+
+def _checked(source: SyntheticSource, name: str, charset: Charset) -> SyntheticSource:
     unknown = charset.missing(source.generator.label_characters())
     if unknown:
         raise UserError(f"the generator options {name!r} make labels with characters outside the charset "

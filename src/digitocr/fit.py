@@ -17,26 +17,36 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from digitocr.charset import DIGITS, Charset
 from digitocr.data import (
     Augment,
+    DataSpec,
     FolderSource,
     LabelledImages,
-    SyntheticSource,
-    draw_fixed_set,
+    SyntheticStream,
     load_labelled,
+    prepare_data,
 )
 from digitocr.errors import UserError
 from digitocr.evaluate import EvalReport, evaluate
 from digitocr.files import write_text_atomically
+from digitocr.images import save_image
+from digitocr.labels import LABELS_FILE, write_labels_tsv
 from digitocr.metrics import character_accuracy, word_accuracy
 from digitocr.preprocess import Preprocess
 from digitocr.reader import Reader
 from digitocr.report import write_fit_report
-from digitocr.synth.fonts import GlyphSource, default_fonts, heldout_fonts, resolve_fonts
+from digitocr.synth.fonts import (
+    BANK_PREFIX,
+    FontFile,
+    GlyphSource,
+    default_fonts,
+    find_family,
+    heldout_fonts,
+    resolve_fonts,
+)
 from digitocr.synth.generate import GeneratorConfig, TextImageGenerator
 from digitocr.synth.glyphs import BankStyle, GlyphBank, LabelledCrop, build_bank, read_labelled_folder
 from digitocr.synth.matching import FontMatch, fill_missing, rank_fonts
@@ -49,6 +59,7 @@ SYNTHETIC_CHECK_SIZE = 200  # bank renders evaluated when no real crops are held
 RESERVE_SECONDS = 12.0  # of the time limit, kept for evaluation and the report
 VALIDATION_SIZE = 240  # synthetic crops (plus the real ones) validated on after each epoch
 BATCH_SIZE = 32  # small batches: more steps in a short time limit, which matters more here
+STROKE_JITTER = 0.25  # bank glyphs come out up to this much thinner or bolder (see StrokeJitter)
 CONTINUE_LR = 1e-3  # continuing from a fitted model: adjust it, do not shake it loose
 
 
@@ -99,45 +110,6 @@ class Continuation:
                         if Path(folder).is_dir())
         holdout = summary.get("holdout")
         return cls(run_dir / "best", samples, Path(holdout) if holdout else None)
-
-
-class StrokeJitter:
-    """A glyph source whose strokes come out a little thinner or bolder each time.
-
-    Real captures of one display differ in weight (a refinement threshold thins strokes, glow and
-    blur thicken them), so a model fitted to one weight must see a range around it.
-    """
-
-    def __init__(self, source: GlyphSource, amount: float = 0.25) -> None:
-        self.source = source
-        self.name = f"{source.name} (stroke jitter)"
-        self.amount = amount
-
-    def missing(self, chars: str) -> set[str]:
-        return self.source.missing(chars)
-
-    def render(self, text: str, height: int, spacing: float, rng: np.random.Generator) -> np.ndarray:
-        mask = self.source.render(text, height, spacing, rng)
-        sigma = max(0.5, 0.04 * height)
-        soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
-        level = 0.5 + rng.uniform(-self.amount, self.amount)
-        edge = 0.12  # keeps the anti-aliased rim instead of a hard threshold
-        return (np.clip((soft - level) / edge + 0.5, 0.0, 1.0) * 255).astype(np.uint8)
-
-
-class FittedSynthetic(SyntheticSource):
-    """A synthetic stream drawing with given glyph sources (a bank object, not a font spec)."""
-
-    def __init__(self, name: str, config: GeneratorConfig, preprocess: Preprocess,
-                 sources: Sequence[GlyphSource]) -> None:
-        super().__init__(name, config, preprocess)
-        self.sources = list(sources)
-
-    @property
-    def generator(self) -> TextImageGenerator:
-        if self._generator is None:
-            self._generator = TextImageGenerator(self.config, self.sources)
-        return self._generator
 
 
 def synthetic_configs(style: BankStyle, charset: str, seed: int) -> dict[str, GeneratorConfig]:
@@ -231,19 +203,18 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
     preprocess = Preprocess()
     configs = synthetic_configs(bank.style, alphabet.chars, seed)
     matched = [m.source for m in matches if not m.source.missing(alphabet.chars)][:MATCHED_FONTS]
-    sources = _training_sources(configs, filled, matched, preprocess)
-    validation = draw_fixed_set([s for s, _ in sources], [w for _, w in sources], VALIDATION_SIZE, seed)
-    real = FolderSource("real crops", [_preprocessed(preprocess, c.image) for c in bank.crops],
-                        [c.label for c in bank.crops])
-    validation.images += real.images
-    validation.labels += real.labels
-    sources.append((real, SOURCE_WEIGHTS["real crops"]))
+    spec = training_data(configs, run_dir, matched, bank.crops)
+    prepared = prepare_data(spec, alphabet, preprocess, seed)
+    sources, validation = prepared.sources, prepared.validation
+    for source, _ in sources:
+        if isinstance(source, FolderSource):
+            source.name = "real crops"
 
     budget = time_limit - (time.monotonic() - started) - RESERVE_SECONDS
     if budget < 10:
         raise UserError(f"a time limit of {time_limit:g} s leaves no time to train; give at least 40")
     train_config = TrainConfig(
-        run_dir=run_dir, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
+        run_dir=run_dir, data=spec, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
         epoch_size=BATCH_SIZE * 60, batch_size=BATCH_SIZE, lr=3e-3 if start is None else CONTINUE_LR,
         seed=seed, overwrite=True, augment=Augment(probability=0.3), workers=1,
         threads=max(1, (os.cpu_count() or 2) - 1), init_from=str(start.model_dir) if start else None,
@@ -287,14 +258,31 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
     return result
 
 
-def _training_sources(configs: dict[str, GeneratorConfig], bank: GlyphBank, matched: list[GlyphSource],
-                      preprocess: Preprocess) -> list[tuple[object, float]]:
-    """One weighted synthetic stream per config: the bank (stroke-jittered) or the matched fonts."""
-    sources: list[tuple[object, float]] = []
-    for name, config in configs.items():
-        glyph_sources = matched if name == "matched fonts" else [StrokeJitter(bank)]
-        sources.append((FittedSynthetic(name, config, preprocess, glyph_sources), SOURCE_WEIGHTS[name]))
-    return sources
+def training_data(configs: dict[str, GeneratorConfig], run_dir: Path, matched: Sequence[GlyphSource],
+                  crops: Sequence[LabelledCrop]) -> DataSpec:
+    """The training mix as a DataSpec, which the run keeps, so `digitocr train --resume` rebuilds it: one
+    weighted stream per config, drawing with the run's bank (stroke-jittered) or the matched fonts, and
+    the real crops, copied into the run (`crops/`)."""
+    bank = f"{BANK_PREFIX}{(run_dir / 'bank').resolve()}"
+    fonts = tuple(_font_spec(source) for source in matched)
+    streams = [SyntheticStream(name, replace(config, fonts=fonts if name == "matched fonts" else (bank,)).to_mapping(),
+                               SOURCE_WEIGHTS[name], 0.0 if name == "matched fonts" else STROKE_JITTER)
+               for name, config in configs.items()]
+    folder = (run_dir / "crops").resolve()
+    names = [f"{index:04d}.png" for index in range(len(crops))]
+    for name, crop in zip(names, crops):
+        save_image(crop.image, folder / name)
+    write_labels_tsv(folder / LABELS_FILE, [(name, crop.label) for name, crop in zip(names, crops)])
+    return DataSpec(folders=[(str(folder), SOURCE_WEIGHTS["real crops"])], streams=streams,
+                    val_size=VALIDATION_SIZE, validation="synthetic+folders")
+
+
+def _font_spec(source: GlyphSource) -> str:
+    """The font spec `resolve_fonts` turns back into `source`."""
+    if isinstance(source, FontFile):
+        family = find_family(source.name)
+        return source.name if family is not None and family.primary == source.path else str(source.path)
+    return source.name
 
 
 def _evaluate(reader: Reader, charset: Charset, holdout: Path | str | None, split_off: list[LabelledCrop],
@@ -344,10 +332,6 @@ def _check_enough(bank: GlyphBank, charset: Charset) -> None:
     wanted = f", ideally showing {absent!r}" if absent else ""
     raise UserError(f"only {usable} usable crop(s); add at least {MIN_USABLE_CROPS - usable} more "
                     f"labelled crop(s){wanted}")
-
-
-def _preprocessed(preprocess: Preprocess, image: np.ndarray) -> np.ndarray:
-    return np.round(preprocess(image) * 255).astype(np.uint8)
 
 
 def _as_labelled(crops: Sequence[LabelledCrop]) -> LabelledImages:

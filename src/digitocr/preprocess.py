@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import functools
 from bisect import bisect_left, bisect_right
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any
 
 import cv2
 import numpy as np
 
 from digitocr.errors import UserError
 from digitocr.images import ImageSource, open_image
+from digitocr.mapping import Mapped
 
 BACKGROUND = 1.0  # the value of background (and padding) after preprocessing: dark ink on light
 _UNIT_SCALE = np.arange(256, dtype=np.float32) * np.float32(1 / 255)  # uint8 -> [0, 1] as one table look-up
 
 
 @dataclass(frozen=True)
-class Preprocess:
+class Preprocess(Mapped):
     """How a crop becomes a float32 (height, width) array in [0, 1], dark ink on a light background.
 
     `crop_to_ink` trims the crop to its ink (plus `margin` x height on every side) so the size of the
@@ -39,16 +39,7 @@ class Preprocess:
     margin: float = 0.15
     min_width: int = 16
 
-    def to_mapping(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_mapping(cls, mapping: dict[str, Any]) -> Preprocess:
-        known = {field.name for field in fields(cls)}
-        unknown = set(mapping) - known
-        if unknown:
-            raise UserError(f"unknown preprocessing options: {', '.join(sorted(unknown))}")
-        return cls(**mapping)
+    MAPPING_NAME = "preprocessing"
 
     def __call__(self, image: ImageSource) -> np.ndarray:
         gray = to_gray(image)

@@ -14,7 +14,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,82 +23,20 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from digitocr import __version__
-from digitocr.charset import DIGITS, Charset
+from digitocr import __version__, distributed
+from digitocr.charset import Charset
 from digitocr.ctc import ctc_loss, decode_greedy, min_widths
-from digitocr.data import Augment, Batch, BatchMaker, BatchStream, FolderSource, batches_per_epoch
+from digitocr.data import Batch, BatchMaker, BatchStream, FolderSource, batches_per_epoch
 from digitocr.errors import UserError
 from digitocr.files import atomic_path, write_text_atomically
+from digitocr.mapping import from_mapping, to_mapping
 from digitocr.metrics import character_accuracy, word_accuracy
 from digitocr.modelio import load_model, save_model
 from digitocr.models import Recognizer, build_model, pad_batch
-from digitocr.preprocess import Preprocess
+from digitocr.train_config import SYNTHETIC_EPOCH_SIZE, TrainConfig
 
 LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "train_ca", "val_ca", "train_wa", "val_wa"]
-MONITORS = ("val_wa", "val_ca", "val_loss")
-SCHEDULES = ("onecycle", "cosine", "constant")
-OPTIMIZERS = ("adam", "adamw")
 STATE_FILE = "state.safetensors"
-SYNTHETIC_EPOCH_SIZE = 5000
-
-
-@dataclass
-class TrainConfig:
-    """Every knob of a run (the seed edited most of these by hand in train.py)."""
-
-    run_dir: Path
-    architecture: str = "tiny"
-    architecture_options: dict[str, Any] = field(default_factory=dict)  # e.g. tiny's channels and hidden
-    charset: str = DIGITS
-    preprocess: Preprocess = field(default_factory=Preprocess)
-    epochs: int = 10
-    steps: int | None = None            # stop after this many optimizer steps in all
-    time_limit: float | None = None     # seconds for this invocation
-    epoch_size: int | None = None       # samples per epoch; default: the folder data, or 5000 synthetic
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    schedule: str = "onecycle"
-    warmup: float = 0.1                 # onecycle: fraction of the run spent warming up
-    grad_clip: float | None = 5.0
-    patience: int | None = None         # early stopping: epochs without improvement
-    monitor: str = "val_wa"
-    force_save: bool = False            # the seed's flag: write best/ every epoch even when not better
-    curriculum_epochs: int = 0
-    augment: Augment | None = field(default_factory=Augment)
-    seed: int = 0
-    workers: int = 1                    # background processes building batches
-    threads: int | None = None
-    device: str = "auto"
-    resume: bool = False
-    init_from: str | None = None       # a model folder whose weights the run starts from (fit --resume)
-    overwrite: bool = False
-    max_bad_batches: int = 20           # NaN/inf losses in a row before giving up
-    data: dict[str, Any] = field(default_factory=dict)  # the DataSpec mapping, so --resume can rebuild it
-
-    def __post_init__(self) -> None:
-        self.run_dir = Path(self.run_dir)
-        checks = [
-            (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
-            (self.monitor in MONITORS, f"--monitor must be one of {', '.join(MONITORS)}"),
-            (self.lr > 0 and math.isfinite(self.lr), "--lr must be a positive number"),
-            (self.batch_size > 0, "--batch-size must be positive"),
-            (self.epochs > 0, "--epochs must be positive"),
-            (self.steps is None or self.steps > 0, "--steps must be positive"),
-            (self.time_limit is None or self.time_limit > 0, "--time-limit must be positive"),
-            (self.workers >= 0, "--workers cannot be negative"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
-
-    def to_mapping(self) -> dict[str, Any]:
-        mapping = asdict(self)
-        mapping["run_dir"] = str(self.run_dir)
-        mapping["preprocess"] = self.preprocess.to_mapping()
-        return mapping
 
 
 @dataclass
@@ -149,6 +87,10 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
         raise UserError("the validation set is empty")
     charset = Charset(config.charset)
     device = _pick_device(config.device)
+    placement = distributed.start(device, config.to_mapping(), config.batch_size)  # torchrun: join the others
+    device = placement.device
+    if not distributed.is_main():
+        on_progress = None  # one process reports
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -168,8 +110,11 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
     epoch_size = config.epoch_size or folder_size or SYNTHETIC_EPOCH_SIZE
     per_epoch = batches_per_epoch(epoch_size, config.batch_size)
     total_steps = min(config.epochs * per_epoch, config.steps or math.inf)
+    trainable = distributed.replicate(model)
     maker = BatchMaker([source for source, _ in train_sources], [weight for _, weight in train_sources],
-                       config.batch_size, config.seed, config.augment, config.curriculum_epochs)
+                       config.batch_size, config.seed, config.augment, config.curriculum_epochs,
+                       parts=placement.parts if placement.parts > 1 else config.batch_parts,
+                       part=placement.part if placement.parts > 1 else None)
     started = time.monotonic()
     images_seen = 0
     stopped_because = "epochs"
@@ -181,7 +126,7 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
             if config.steps is not None and position.step >= config.steps:
                 stopped_because = "steps"
                 break
-            elapsed = time.monotonic() - started
+            elapsed = distributed.largest(time.monotonic() - started)
             if config.time_limit is not None and elapsed >= config.time_limit:
                 stopped_because = "time limit"
                 break
@@ -189,7 +134,7 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
             lr = _learning_rate(config, progress)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss, predictions = _train_step(model, optimizer, batch, charset, device, config.grad_clip)
+            loss, predictions = _train_step(trainable, optimizer, batch, charset, device, config.grad_clip)
             position.batch_number += 1
             images_seen += len(batch.labels)
             if loss is None:
@@ -218,7 +163,9 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
         _end_epoch(config, position.batch_number / per_epoch, model, optimizer, val_source, charset,
                    device, position, per_epoch, on_progress)
     curves_path = config.run_dir / "curves.png"
-    plot_curves(position.history, curves_path)
+    if distributed.is_main():
+        plot_curves(position.history, curves_path)
+    distributed.finish()
     seconds = time.monotonic() - started
     return TrainResult(config.run_dir, config.run_dir / "best", config.run_dir / "last",
                        config.run_dir / "log.csv", curves_path, position.history, position.step,
@@ -274,7 +221,7 @@ def _train_step(model: Recognizer, optimizer: torch.optim.Optimizer, batch: Batc
     input_lengths = model.output_lengths(widths).clamp(max=log_probs.shape[0])
     loss = ctc_loss(log_probs, batch.labels, input_lengths, charset)
     optimizer.zero_grad(set_to_none=True)
-    if not torch.isfinite(loss):
+    if not distributed.all_agree(bool(torch.isfinite(loss))):  # torchrun: all processes skip it, or none
         return None, []
     loss.backward()
     norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip else math.inf)
@@ -324,7 +271,8 @@ def _end_epoch(config: TrainConfig, epoch: float, model: Recognizer, optimizer: 
     position.epoch_sums = dict.fromkeys(sums, 0.0)
     meta = {"charset": charset.chars, "preprocess": config.preprocess.to_mapping(),
             "training": config.to_mapping(), "metrics": row}
-    save_model(config.run_dir / "last", model, meta)
+    if distributed.is_main():
+        save_model(config.run_dir / "last", model, meta)
     value = row[config.monitor]
     improved = position.best is None or (value < position.best if config.monitor == "val_loss"
                                          else value > position.best)
@@ -333,10 +281,11 @@ def _end_epoch(config: TrainConfig, epoch: float, model: Recognizer, optimizer: 
         position.epochs_without_improvement = 0
     else:
         position.epochs_without_improvement += 1
-    if improved or config.force_save:
+    if (improved or config.force_save) and distributed.is_main():
         save_model(config.run_dir / "best", model, meta)
-    write_log(position.history, config.run_dir / "log.csv")
-    _save_state(config.run_dir / STATE_FILE, config, model, optimizer, position)
+    if distributed.is_main():
+        write_log(position.history, config.run_dir / "log.csv")
+        _save_state(config.run_dir / STATE_FILE, config, model, optimizer, position)
     if on_progress:
         on_progress(TrainProgress("epoch", math.ceil(epoch) - 1, per_epoch, per_epoch, position.step,
                                   row["train_loss"], optimizer.param_groups[0]["lr"], row))
@@ -390,7 +339,7 @@ def _save_state(path: Path, config: TrainConfig, model: nn.Module, optimizer: to
     document = {
         "digitocr_version": __version__,
         "config": config.to_mapping(),
-        "position": asdict(position),
+        "position": to_mapping(position),
         "optimizer_groups": optimizer_state["param_groups"],
     }
     with atomic_path(path) as temporary:
@@ -420,7 +369,7 @@ def _load_state(path: Path, config: TrainConfig, model: nn.Module, optimizer: to
             optimizer_state["state"].setdefault(int(index), {})[key] = value
     optimizer.load_state_dict(optimizer_state)
     torch.set_rng_state(tensors["rng.torch"])
-    return _Position(**document["position"])
+    return from_mapping(_Position, document["position"], f"{path}: position")
 
 
 def resume_config(run_dir: Path, **changes: Any) -> TrainConfig:
@@ -430,7 +379,8 @@ def resume_config(run_dir: Path, **changes: Any) -> TrainConfig:
         raise UserError(f"nothing to resume: {path} does not exist")
     with safe_open(str(path), framework="pt") as stored:
         saved = json.loads(stored.metadata()["state"])["config"]
-    augment = saved["augment"]
-    saved.update(preprocess=Preprocess.from_mapping(saved["preprocess"]),
-                 augment=Augment(**augment) if augment else None)
-    return replace(TrainConfig(**saved), resume=True, **changes)
+    config = from_mapping(TrainConfig, saved, f"{path}: configuration")
+    if config.data.is_empty():
+        raise UserError(f"cannot resume {run_dir}: its state does not say what it trained on (a fit run of "
+                        "digitocr 0.1.0?); run it again")
+    return replace(config, resume=True, **changes)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 from typing import Any
 
+from digitocr.mapping import field_default
 from digitocr.models import ARCHITECTURES
 
 HELP = "train a reader (tiny CRNN + CTC by default) on image folders and/or synthetic data"
@@ -16,6 +18,12 @@ RESUMABLE = ("epochs", "steps", "time_limit", "workers", "threads", "device", "p
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from digitocr.data import Augment, DataSpec
+    from digitocr.preprocess import Preprocess
+    from digitocr.train_config import MONITORS, OPTIMIZERS, SCHEDULES, SYNTHETIC_EPOCH_SIZE, TrainConfig
+
+    config = functools.partial(field_default, TrainConfig)  # the defaults live in the dataclasses
+    spec, augment, preprocess = DataSpec(), Augment(), Preprocess()
     data = parser.add_argument_group("data")
     data.add_argument("--data", "--imgdir", dest="data", action="append", default=[], metavar="DIR[:WEIGHT]",
                       help="folder of LABEL_anything.ext images or with a labels.tsv (repeatable)")
@@ -25,41 +33,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--synth-config", action="append", default=[], metavar="FILE[:WEIGHT]",
                       help="a synthetic stream from a JSON/TOML file of generator options (repeatable)")
     data.add_argument("--val", action="append", default=[], metavar="DIR",
-                      help="validation folder (default: a seeded 20%% of the folders, or held-out synthetic)")
-    data.add_argument("--val-split", type=float, default=0.2, metavar="F", help="held-out fraction (0.2)")
-    data.add_argument("--val-size", type=int, default=500, metavar="N", help="held-out synthetic images (500)")
+                      help=f"validation folder (default: a seeded {spec.val_fraction * 100:g}%% of the folders, or "
+                           "held-out synthetic)")
+    data.add_argument("--val-split", type=float, default=spec.val_fraction, metavar="F",
+                      help=f"held-out fraction ({spec.val_fraction:g})")
+    data.add_argument("--val-size", type=int, default=spec.val_size, metavar="N",
+                      help=f"held-out synthetic images ({spec.val_size})")
     data.add_argument("--epoch-size", type=int, metavar="N",
-                      help="samples per epoch (default: the folders' size, or 5000 when only synthetic)")
+                      help=f"samples per epoch (default: the folders' size, or {SYNTHETIC_EPOCH_SIZE} when only "
+                           "synthetic)")
     data.add_argument("--strict", action="store_true", help="unreadable files or bad labels are errors")
-    data.add_argument("--charset", default="0123456789", help="characters the model reads (0-9)")
+    data.add_argument("--charset", default=config("charset"), help="characters the model reads (0-9)")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--arch", default="tiny", choices=tuple(ARCHITECTURES), help="network (tiny)")
-    model.add_argument("--binarize", action="store_true", help="binarise crops before the network")
-    model.add_argument("--no-crop-to-ink", dest="crop_to_ink", action="store_false",
+    model.add_argument("--arch", default=config("architecture"), choices=tuple(ARCHITECTURES),
+                       help=f"network ({config('architecture')})")
+    model.add_argument("--binarize", action="store_true", default=preprocess.binarize,
+                       help="binarise crops before the network")
+    model.add_argument("--no-crop-to-ink", dest="crop_to_ink", action="store_false", default=preprocess.crop_to_ink,
                        help="keep the crops' own margins instead of trimming to the ink")
 
     fit = parser.add_argument_group("optimisation")
-    fit.add_argument("--epochs", type=int, default=None, help="epochs (10)")
+    fit.add_argument("--epochs", type=int, default=None, help=f"epochs ({config('epochs')})")
     fit.add_argument("--steps", type=int, help="stop after this many optimizer steps")
     fit.add_argument("--time-limit", type=float, metavar="SECONDS", help="stop after this long")
-    fit.add_argument("--batch-size", type=int, default=64, help="batch size (64)")
-    fit.add_argument("--optimizer", default="adam", choices=("adam", "adamw"))
-    fit.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (0.002)")
-    fit.add_argument("--weight-decay", type=float, default=0.0)
-    fit.add_argument("--schedule", default="onecycle", choices=("onecycle", "cosine", "constant"))
-    fit.add_argument("--warmup", type=float, default=0.1, metavar="F", help="onecycle warm-up fraction (0.1)")
-    fit.add_argument("--grad-clip", type=float, default=5.0, metavar="NORM", help="0 disables (5)")
+    fit.add_argument("--batch-size", type=int, default=config("batch_size"),
+                     help=f"batch size ({config('batch_size')})")
+    fit.add_argument("--optimizer", default=config("optimizer"), choices=OPTIMIZERS)
+    fit.add_argument("--lr", type=float, default=config("lr"), help=f"peak learning rate ({config('lr'):g})")
+    fit.add_argument("--weight-decay", type=float, default=config("weight_decay"))
+    fit.add_argument("--schedule", default=config("schedule"), choices=SCHEDULES)
+    fit.add_argument("--warmup", type=float, default=config("warmup"), metavar="F",
+                     help=f"onecycle warm-up fraction ({config('warmup'):g})")
+    fit.add_argument("--grad-clip", type=float, default=config("grad_clip"), metavar="NORM",
+                     help=f"0 disables ({config('grad_clip'):g})")
     fit.add_argument("--patience", type=int, help="early stopping: epochs without improvement")
-    fit.add_argument("--monitor", default="val_wa", choices=("val_wa", "val_ca", "val_loss"))
-    fit.add_argument("--curriculum", type=int, default=0, metavar="EPOCHS",
+    fit.add_argument("--monitor", default=config("monitor"), choices=MONITORS)
+    fit.add_argument("--curriculum", type=int, default=config("curriculum_epochs"), metavar="EPOCHS",
                      help="short labels first: epoch e uses labels of at most e+2 characters")
     fit.add_argument("--no-augment", dest="augment", action="store_false", help="no train-time distortion")
-    fit.add_argument("--aug-prob", type=float, default=0.5, help="share of crops distorted (0.5)")
-    fit.add_argument("--aug-rotate", type=float, default=2.0, metavar="DEG", help="max rotation (2)")
-    fit.add_argument("--aug-perspective", type=float, default=0.04, metavar="F", help="corner shift (0.04)")
-    fit.add_argument("--aug-pad", type=float, default=0.4, metavar="F", help="max side padding (0.4)")
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--aug-prob", type=float, default=augment.probability,
+                     help=f"share of crops distorted ({augment.probability:g})")
+    fit.add_argument("--aug-rotate", type=float, default=augment.max_rotation, metavar="DEG",
+                     help=f"max rotation ({augment.max_rotation:g})")
+    fit.add_argument("--aug-perspective", type=float, default=augment.max_perspective, metavar="F",
+                     help=f"corner shift ({augment.max_perspective:g})")
+    fit.add_argument("--aug-pad", type=float, default=augment.max_padding, metavar="F",
+                     help=f"max side padding ({augment.max_padding:g})")
+    fit.add_argument("--seed", type=int, default=config("seed"))
 
     run_group = parser.add_argument_group("run")
     run_group.add_argument("--name", "--checkpoint", dest="name", default="tiny",
@@ -68,9 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--resume", action="store_true", help="continue the run where it stopped")
     run_group.add_argument("--overwrite", action="store_true", help="start over in an existing run folder")
     run_group.add_argument("--force-save", action="store_true", help="write best/ every epoch, better or not")
-    run_group.add_argument("--workers", type=int, default=1, help="background batch builders (1)")
+    run_group.add_argument("--workers", type=int, default=config("workers"),
+                           help=f"background batch builders ({config('workers')})")
     run_group.add_argument("--threads", type=int, help="torch threads (default: cores minus workers)")
-    run_group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    run_group.add_argument("--device", default=config("device"), help="auto (CUDA when available), cpu or cuda")
     run_group.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
@@ -90,7 +112,8 @@ def _config(args: argparse.Namespace) -> Any:
 
     from digitocr.data import Augment, DataSpec
     from digitocr.preprocess import Preprocess
-    from digitocr.train import TrainConfig, resume_config
+    from digitocr.train import resume_config
+    from digitocr.train_config import TrainConfig
 
     run_dir = Path(args.runs) / args.name
     threads = args.threads or max(1, (os.cpu_count() or 1) - args.workers)
@@ -106,24 +129,23 @@ def _config(args: argparse.Namespace) -> Any:
     return TrainConfig(
         run_dir=run_dir, architecture=args.arch, charset=args.charset,
         preprocess=Preprocess(binarize=args.binarize, crop_to_ink=args.crop_to_ink),
-        epochs=args.epochs or 10, steps=args.steps, time_limit=args.time_limit, epoch_size=args.epoch_size,
+        epochs=args.epochs or field_default(TrainConfig, "epochs"), steps=args.steps, time_limit=args.time_limit, epoch_size=args.epoch_size,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
         schedule=args.schedule, warmup=args.warmup, grad_clip=args.grad_clip or None,
         patience=args.patience, monitor=args.monitor, force_save=args.force_save,
         curriculum_epochs=args.curriculum, augment=augment, seed=args.seed, workers=args.workers,
-        threads=threads, device=args.device, overwrite=args.overwrite, data=spec.to_mapping())
+        threads=threads, device=args.device, overwrite=args.overwrite, data=spec)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from digitocr.charset import Charset
-    from digitocr.data import DataSpec, describe_skipped, prepare_data
+    from digitocr.data import describe_skipped, prepare_data
     from digitocr.train import TrainProgress, train
 
     config = _config(args)
-    data = prepare_data(DataSpec.from_mapping(config.data), Charset(config.charset), config.preprocess,
-                        config.seed)
+    data = prepare_data(config.data, Charset(config.charset), config.preprocess, config.seed)
     if data.skipped:
         print(f"digitocr train: warning: {describe_skipped(data.skipped)}", file=sys.stderr)
     sources = ", ".join(f"{source.name} x{weight:g}" for source, weight in data.sources)

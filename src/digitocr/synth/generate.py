@@ -20,9 +20,10 @@ import string
 import tempfile
 import threading
 import tomllib
+import typing
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from digitocr.errors import UserError
 from digitocr.files import write_atomically
 from digitocr.images import encode_image
 from digitocr.labels import LABELS_FILE, safe_label, write_labels_tsv
+from digitocr.mapping import to_mapping
 from digitocr.synth.augment import binarize, gaussian_blur, jpeg_degrade, to_uint8
 from digitocr.synth.effects import parse_effects
 from digitocr.synth.fonts import GlyphSource, resolve_fonts
@@ -212,8 +214,7 @@ class GeneratorConfig:
 
     def to_mapping(self) -> dict[str, Any]:
         """Plain JSON-ready values; `from_mapping` of the result gives back an equal config."""
-        return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in asdict(self).items()}
+        return typing.cast(dict[str, Any], to_mapping(self))
 
 
 def _normalise_field(name: str, value: Any) -> Any:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -22,6 +23,10 @@ from digitocr.errors import UserError
 from digitocr.files import write_text_atomically
 from digitocr.images import open_image, save_image
 from digitocr.labels import list_labelled_files
+from digitocr.mapping import Mapped
+
+if TYPE_CHECKING:  # fonts loads banks (bank:PATH specs); banks only name the protocol they implement
+    from digitocr.synth.fonts import GlyphSource
 
 BANK_FILE = "bank.json"
 # Binarisation levels tried in turn: a glow or blur can join neighbours at the first level and
@@ -60,7 +65,7 @@ class Glyph:
 
 
 @dataclass
-class BankStyle:
+class BankStyle(Mapped):
     """What the crops looked like, so synthetic data can look the same.
 
     Sizes are pixels of the original crops. Lists keep one entry per crop (or per gap) so callers
@@ -84,15 +89,7 @@ class BankStyle:
     edge_width: float  # mean width in px of the soft band around strokes (0 = hard edges)
     thresholded: bool  # the crops hold (nearly) two values only
 
-    def to_mapping(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_mapping(cls, data: dict) -> BankStyle:
-        values = dict(data)
-        values["ink_rgb"] = tuple(values["ink_rgb"])
-        values["background_rgb"] = tuple(values["background_rgb"])
-        return cls(**values)
+    MAPPING_NAME = "glyph bank style"
 
 
 @dataclass(frozen=True)
@@ -201,6 +198,30 @@ class GlyphBank:
         path = folder / BANK_FILE
         write_text_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return path
+
+
+class StrokeJitter:
+    """A glyph source whose strokes come out a little thinner or bolder each time.
+
+    Real captures of one display differ in weight (a refinement threshold thins strokes, glow and
+    blur thicken them), so a model fitted to one weight must see a range around it.
+    """
+
+    def __init__(self, source: GlyphSource, amount: float = 0.25) -> None:
+        self.source = source
+        self.name = f"{source.name} (stroke jitter)"
+        self.amount = amount
+
+    def missing(self, chars: str) -> set[str]:
+        return self.source.missing(chars)
+
+    def render(self, text: str, height: int, spacing: float, rng: np.random.Generator) -> np.ndarray:
+        mask = self.source.render(text, height, spacing, rng)
+        sigma = max(0.5, 0.04 * height)
+        soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
+        level = 0.5 + rng.uniform(-self.amount, self.amount)
+        edge = 0.12  # keeps the anti-aliased rim instead of a hard threshold
+        return (np.clip((soft - level) / edge + 0.5, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def load_bank(path: Path | str) -> GlyphBank:
