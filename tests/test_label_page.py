@@ -325,3 +325,16 @@ def test_unwritable_folder_is_an_error_before_the_page_opens(tmp_path: Path) -> 
     finally:
         folder.chmod(0o755)
         shutil.rmtree(folder)
+
+
+def test_a_label_that_does_not_fit_the_format_is_refused_in_the_page(tmp_path: Path, browser) -> None:
+    folder = crop_folder(tmp_path / "crops", ["1.5"])
+    (folder / "broken.png").unlink()
+    with label_server(folder, "--format", "decimal:1") as (address, _):
+        open_page(browser, address)
+        press(browser, "15", Keys.ENTER)
+        assert "does not fit the format decimal:1" in page_state(browser)["message"]
+        press(browser, "a", ctrl=True)
+        press(browser, "1.5", Keys.ENTER)
+        settle(browser)
+    assert names(folder) == {"notes.txt", "1.5_crop_0.png"}

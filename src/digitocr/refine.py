@@ -67,7 +67,8 @@ def _changed(refine: Refine, changes: dict[str, object]) -> Refine:
 
 def list_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
     """Image files of the arguments (a folder gives its images); anything else is listed as skipped."""
-    images, skipped = [], []
+    images: list[Path] = []
+    skipped: list[Path] = []
     for path in paths:
         if path.is_dir():
             for child in sorted(path.iterdir()):

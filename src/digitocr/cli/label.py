@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, help="folder of crops (labels go to LABEL_ID.ext or labels.tsv)")
     parser.add_argument("--model", help="model whose readings pre-fill the page (lowest confidence first)")
     parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (the next free if taken)")
-    parser.add_argument("--charset", help="characters a label may use (default: the model's, else digits)")
+    parser.add_argument("--charset", help="characters a label may use (default: the model's, else any that "
+                                          "--format allows, else digits)")
     parser.add_argument("--format", help="labels must fit this format: int, signed, decimal:N, time, re:…")
     parser.add_argument("--profile", type=Path, help="take the format and model from this profile's --region")
     parser.add_argument("--region", help="the profile region the crops come from")
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         from digitocr.reader import Reader
 
         reader = Reader(model)
-        if rule.charset != reader.charset.chars and args.charset is None:
+        if args.charset is None:
             rule.charset = reader.charset.chars
     sock = bind_port(args.port)
     port = sock.getsockname()[1]
@@ -113,7 +114,7 @@ def _rule(args: argparse.Namespace) -> tuple[LabelRule, str | None]:
         region = profile.regions[args.region]
         model = model or region.model or profile.model
         format_spec = format_spec or region.format
-    rule = LabelRule(args.charset or "0123456789")
+    rule = LabelRule(args.charset or (None if format_spec else "0123456789"))
     if format_spec:
         from digitocr.formats import parse_format
 

@@ -51,9 +51,9 @@ class Crop:
 
 @dataclass
 class LabelRule:
-    """What a label may be: characters of the charset, and (optionally) a full match of a format's regex."""
+    """What a label may be: characters of the charset (None: any), and a full match of a format's regex."""
 
-    charset: str
+    charset: str | None
     pattern: str | None = None
     format_name: str | None = None
 
@@ -61,7 +61,7 @@ class LabelRule:
         """Why `text` is refused, or None."""
         if not text:
             return "the label is empty: type what the crop shows, or mark it unreadable"
-        if outside := sorted(set(text) - set(self.charset)):
+        if self.charset is not None and (outside := sorted(set(text) - set(self.charset))):
             return f"{''.join(outside)!r} is not in the charset {self.charset!r}"
         if self.pattern is not None and not re.fullmatch(self.pattern, text):
             return f"{text!r} does not fit the format {self.format_name or self.pattern}"
@@ -106,7 +106,9 @@ class LabelFolder:
         try:
             labelled = {path.name for path, _ in read_labels_tsv(folder / LABELS_FILE)} \
                 if (folder / LABELS_FILE).is_file() else set()
-            crops, not_images, before = [], [], 0
+            crops: list[Crop] = []
+            not_images: list[str] = []
+            before = 0
             for path in sorted(folder.iterdir()):
                 if path.name.startswith(".") or not path.is_file() or path.name == LABELS_FILE:
                     continue
