@@ -167,8 +167,13 @@ def _run_window(title: str, geometry: str) -> None:
         root.update()
         print(text, flush=True)
 
+    showing: dict[str, str] = {}
+
     def show(values: list[str]) -> None:
         for field, value in zip(FIELDS, values):
+            if showing.get(field) == value:  # redrawing an unchanged field would flicker, as no HUD does
+                continue
+            showing[field] = value
             buffer = io.BytesIO()
             field_image("" if value == "-" else value).save(buffer, format="PNG")
             photos[field].configure(data=base64.b64encode(buffer.getvalue()).decode("ascii"), format="png")

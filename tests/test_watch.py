@@ -183,9 +183,12 @@ def test_closing_or_ctrl_c_ends_a_watch_with_complete_files(display, profile_pat
         process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert process.stdout is not None
         process.stdout.readline()
+        window.command("iconify")  # reported once, then waited out
+        time.sleep(1.0)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
+    assert err.count("waiting: the window 'Ending test' is minimised\n") == 1
     assert re.search(r"\d+ frames of the window 'Ending test': \d+ region reads \(\d+% skipped as unchanged\)", err)
     rows = list(csv.reader((tmp_path / "b.csv").open()))
     assert len(rows) == len(out.splitlines()) + 2 and all(len(row) == 14 for row in rows)
@@ -218,7 +221,8 @@ def test_recorded_video_to_csv_on_the_video_clock(profile_path, tmp_path, capsys
     assert [float(row["time"]) for row in rows] == pytest.approx([i / 25 for i in range(100)], abs=1e-3)
     assert sum(row["speed"] == text for row, text in zip(rows, texts)) >= 95
     assert {row["gear"] for row in rows} == {"3"}
-    assert "100 frames of the video" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "100/100" in err and "100 frames of the video" in err  # the progress bar, then the summary
 
     assert main(["watch", str(tmp_path / "game.avi"), "--profile", str(profile_path), "--every", "10", "--csv",
                  str(tmp_path / "values.csv"), "--overwrite", "--quiet"]) == 0
@@ -246,3 +250,29 @@ def test_bad_watch_input_is_one_line(tmp_path, capsys):
         error = capsys.readouterr().err
         assert re.search(message, error) and error.count("\n") == 1, error
     assert (tmp_path / "taken.csv").read_text() == "someone's data"
+
+
+def test_live_table_on_a_terminal(display, profile_path):  # noqa: F811
+    import pty
+
+    with NumberWindow(display, "Table test") as window:
+        window.show(speed="321", gear="5", score="77")
+        primary, secondary = pty.openpty()
+        process = subprocess.Popen([sys.executable, "-m", "digitocr", "watch", "window:Table test", "--profile",
+                                    str(profile_path), "--duration", "1.5"],
+                                   env={**os.environ, "DISPLAY": display}, stderr=secondary, stdout=subprocess.DEVNULL)
+        os.close(secondary)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            output += chunk
+        os.close(primary)
+        assert process.wait(10) == 0
+    text = output.decode()
+    assert "region" in text and "change/s" in text and "\x1b[J" in text
+    assert re.search(r"speed +321 +321 +\d\.\d\d ok", text) and re.search(r"gear +5 +5 ", text)
