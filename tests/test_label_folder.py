@@ -98,3 +98,33 @@ def test_presentation_order_broken_first_then_least_confident(tmp_path: Path) ->
         assert [c.path.name for c in presentation_order(labels.crops)] == ["d.png", "c.png", "b.png", "a.png"]
     finally:
         labels.close()
+
+
+def given(folder: Path) -> dict[str, str]:
+    return {path.name: label for path, label in list_labelled_files(folder)}
+
+
+@pytest.mark.parametrize("store", ["names", "tsv"])
+def test_review_confirms_or_corrects_labels_already_given(tmp_path: Path, store: str) -> None:
+    """`watch --save-doubtful` names its crops after the guess (`151_speed-<stamp>.png`): reviewing shows them
+    pre-filled; Enter keeps a right guess, a correction renames the file (or rewrites labels.tsv), undo
+    restores."""
+    folder = folder_of(tmp_path, ["151_speed-1.png", "15_speed-2.png", "capture.png"])
+    if store == "tsv":
+        (folder / "labels.tsv").write_text("151_speed-1.png\t151\n15_speed-2.png\t15\n")
+    labels = LabelFolder.open(folder, LabelRule("0123456789"), review=True)
+    try:
+        assert [(c.path.name, c.label) for c in labels.crops] == [
+            ("151_speed-1.png", "151"), ("15_speed-2.png", "15"), ("capture.png", "")]
+        labels.claim("page")
+        assert labels.label("page", 0, "151").path.name == "151_speed-1.png"
+        corrected = "157_speed-2.png" if store == "names" else "15_speed-2.png"
+        assert labels.label("page", 1, "157").path.name == corrected and given(folder)[corrected] == "157"
+        labels.undo("page", 1)
+        assert given(folder)["15_speed-2.png"] == "15"
+        labels.unreadable("page", 1)
+        assert "15_speed-2.png" not in given(folder)
+        labels.undo("page", 1)
+        assert given(folder)["15_speed-2.png"] == "15" and given(folder)["151_speed-1.png"] == "151"
+    finally:
+        labels.close()

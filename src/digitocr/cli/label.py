@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="the profile region the crops come from")
     parser.add_argument("--store", choices=("names", "tsv"),
                         help="where labels go (default: labels.tsv if the folder has one, else file names)")
+    parser.add_argument("--review", action="store_true",
+                        help="show labelled crops too, pre-filled with their label (watch's doubtful crops)")
     parser.add_argument("--no-browser", action="store_true", help="only print the address")
     convert = parser.add_argument_group("converting (instead of opening the page)")
     convert.add_argument("--import", dest="import_from", type=Path, metavar="SOURCE",
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     address = f"http://127.0.0.1:{port}/"
     try:
-        folder = LabelFolder.open(args.folder, rule, args.store, address)
+        folder = LabelFolder.open(args.folder, rule, args.store, address, review=args.review)
     except BaseException:
         sock.close()
         raise

@@ -43,6 +43,7 @@ class Crop:
     error: str | None = None  # the image cannot be decoded
     state: str = "waiting"    # "waiting" | "labelled" | "unreadable"
     label: str = ""
+    given: str | None = None  # reviewing: the label it had (its name's, or labels.tsv's)
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "name": self.path.name, "reading": self.reading, "confidence": self.confidence,
@@ -74,6 +75,8 @@ class _Change:
     before: Path
     after: Path
     state: str
+    previous: str | None  # the crop's label before the change (labels.tsv), None when it had none
+    label: str | None     # its label after (None: out of labels.tsv)
 
 
 @dataclass
@@ -93,8 +96,10 @@ class LabelFolder:
 
     @classmethod
     def open(cls, folder: Path | str, rule: LabelRule, store: str | None = None,
-             address: str = "") -> LabelFolder:
-        """Scan the folder and take its lock; UserError if it is missing, not writable or already open."""
+             address: str = "", review: bool = False) -> LabelFolder:
+        """Scan the folder and take its lock; UserError if it is missing, not writable or already open.
+        `review` shows the labelled crops too, pre-filled with their labels (a guess to confirm or correct,
+        as `watch --save-doubtful` names its crops)."""
         folder = Path(folder)
         if not folder.is_dir():
             raise UserError(f"no such folder: {folder}")
@@ -104,8 +109,8 @@ class LabelFolder:
             raise UserError(f"--store must be one of {', '.join(STORES)}, not {store!r}")
         descriptor = _take_lock(folder, address)
         try:
-            labelled = {path.name for path, _ in read_labels_tsv(folder / LABELS_FILE)} \
-                if (folder / LABELS_FILE).is_file() else set()
+            labelled = {path.name: label for path, label in read_labels_tsv(folder / LABELS_FILE)} \
+                if (folder / LABELS_FILE).is_file() else {}
             crops: list[Crop] = []
             not_images: list[str] = []
             before = 0
@@ -114,10 +119,13 @@ class LabelFolder:
                     continue
                 if path.suffix.lower() not in IMAGE_EXTENSIONS:
                     not_images.append(path.name)
-                elif path.name in labelled or (store == "names" and _named_label(path, rule)):
+                    continue
+                given = labelled.get(path.name) if store == "tsv" else \
+                    label_from_name(path) if _named_label(path, rule) else None
+                if given is not None and not review:
                     before += 1
                 else:
-                    crops.append(Crop(len(crops), path, path))
+                    crops.append(Crop(len(crops), path, path, label=given or "", given=given))
         except BaseException:
             _release_lock(folder, descriptor)
             raise
@@ -141,17 +149,14 @@ class LabelFolder:
             crop = self._waiting(page, crop_id)
             if crop.error:
                 raise ValueError(f"{crop.path.name} cannot be decoded: mark it unreadable or skip it")
-            if self.store == "names":
+            after = crop.path
+            if self.store == "names" and text != crop.given:
                 if "_" in text or "/" in text or text in (".", ".."):
                     raise ValueError(f"{text!r} cannot be written into a file name: label with --store tsv")
-                name = labelled_name(text, crop.path.stem, crop.path.suffix)
+                ident = crop.path.stem.partition("_")[2] if crop.given is not None else crop.path.stem
+                name = labelled_name(text, ident, crop.path.suffix)
                 after = move_without_replacing(crop.path, self.folder / name)
-            else:
-                after = crop.path
-                self._write_tsv(lambda entries: [*entries, (after, text)])
-            self._changes.append(_Change(crop, crop.path, after, "labelled"))
-            crop.path, crop.state, crop.label = after, "labelled", text
-            return crop
+            return self._record(_Change(crop, crop.path, after, "labelled", crop.given, text))
 
     def unreadable(self, page: str, crop_id: int) -> Crop:
         """Move a crop nobody can read into unreadable/, out of the labelled data but not lost."""
@@ -159,9 +164,7 @@ class LabelFolder:
             crop = self._waiting(page, crop_id)
             (self.folder / UNREADABLE_DIR).mkdir(exist_ok=True)
             after = move_without_replacing(crop.path, self.folder / UNREADABLE_DIR / crop.path.name)
-            self._changes.append(_Change(crop, crop.path, after, "unreadable"))
-            crop.path, crop.state = after, "unreadable"
-            return crop
+            return self._record(_Change(crop, crop.path, after, "unreadable", crop.given, None))
 
     def undo(self, page: str, crop_id: int) -> Crop:
         """Reverse the last change, which must be the one the page means (`crop_id`)."""
@@ -173,9 +176,8 @@ class LabelFolder:
             crop = change.crop
             if change.before != change.after:
                 move_without_replacing(change.after, change.before, exact=True)
-            if self.store == "tsv" and change.state == "labelled":
-                self._write_tsv(lambda entries: [e for e in entries if e[0].name != change.after.name])
-            crop.path, crop.state = change.before, "waiting"
+            self._retag(change.after, change.before, change.previous)
+            crop.path, crop.state, crop.label = change.before, "waiting", change.label or ""
             return crop
 
     def counts(self) -> dict[str, int]:
@@ -194,6 +196,20 @@ class LabelFolder:
         if not crop.path.is_file():
             raise Conflict(f"{crop.path.name} is no longer in the folder")
         return crop
+
+    def _record(self, change: _Change) -> Crop:
+        """Note a change made on disk (and in labels.tsv) so that undo can reverse it."""
+        self._retag(change.before, change.after, change.label)
+        self._changes.append(change)
+        crop = change.crop
+        crop.path, crop.state, crop.label = change.after, change.state, change.label or ""
+        return crop
+
+    def _retag(self, old: Path, new: Path, label: str | None) -> None:
+        """labels.tsv: the entry of `old` goes; `new` gets `label` (None: no entry)."""
+        if self.store == "tsv":
+            kept = [(new, label)] if label is not None else []
+            self._write_tsv(lambda entries: [entry for entry in entries if entry[0] != old] + kept)
 
     def _check_owner(self, page: str) -> None:
         if page != self.owner:
