@@ -2,7 +2,9 @@
 synthetic stream while `tiny` trains.
 
 Each run is a whole command (process start, font loading, writing every file into a fresh folder),
-timed by wall clock. The two tools are interleaved run by run (ours then TRDG's, TRDG's then ours on
+timed by wall clock. digitocr keeps the glyph bitmaps it draws on disk (`digitocr.synth.glyphcache`),
+so its main column is a later run's speed (one untimed run per row fills the cache first); the
+"empty glyph cache" column is a font set's very first run. The two tools are interleaved run by run (ours then TRDG's, TRDG's then ours on
 the next round), so both see the same background load; each row reports the median of --repeats runs
 with the spread (lowest-highest), the ratio of the medians, and the ratio of the best runs as an extra
 column. TRDG needs Pillow<10, so it lives in its own environment:
@@ -16,7 +18,8 @@ TRDG's `-rs` labels have 2-10 characters and ours 1-4 (the seed's): the `2-10` r
 
 `--training SECONDS` also measures the synthetic stream inside training: `tiny` trains on the default
 stream (one torch thread, one data worker, as `digitocr train` runs) and the figure is the images/s
-the stream delivered, with the share of the trainer's time spent waiting for it.
+the stream delivered, with the share of the trainer's time spent waiting for it; before that, the
+same stream is drained alone for SECONDS (what it can deliver when nothing else runs).
 """
 
 from __future__ import annotations
@@ -50,17 +53,24 @@ def rows(font_file: str) -> list[tuple[str, str, str]]:
     ]
 
 
-def rate(command: list[str], count: int) -> float:
+def rate(command: list[str], count: int, environment: dict[str, str] | None = None) -> float:
     """Images per second of one run of `command` (which gets --output_dir) into a fresh folder."""
     with tempfile.TemporaryDirectory(prefix="bench-generate-") as output:
         start = time.perf_counter()
-        subprocess.run([*command, "--output_dir", output], check=True,
+        subprocess.run([*command, "--output_dir", output], check=True, env=environment,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         seconds = time.perf_counter() - start
         written = sum(1 for path in Path(output).iterdir() if path.suffix == ".jpg")
+    os.sync()  # the deleted folder's journal work is not charged to the next run
     if written != count:
         raise RuntimeError(f"{shlex.join(command)} wrote {written} images, expected {count}")
     return count / seconds
+
+
+def first_run_rate(command: list[str], count: int) -> float:
+    """`rate` with an empty glyph cache, as a font set's very first run has it."""
+    with tempfile.TemporaryDirectory(prefix="bench-glyphs-") as cache:
+        return rate(command, count, {**os.environ, "DIGITOCR_GLYPH_CACHE": cache})
 
 
 def summary(rates: list[float]) -> str:
@@ -77,28 +87,35 @@ def compare(args: argparse.Namespace, trdg_python: str | None) -> None:
     selected = [row for row in rows(str(family.primary)) if not args.rows or row[0] in args.rows]
     common = ["-c", str(args.count), "-t", str(args.workers)]
     ours: dict[str, list[float]] = {name: [] for name, _, _ in selected}
+    ours_first: dict[str, list[float]] = {name: [] for name, _, _ in selected}
     theirs: dict[str, list[float]] = {name: [] for name, _, _ in selected}
+    for name, our_flags, _ in selected:  # fills the glyph cache, as any earlier run would have
+        rate([sys.executable, "-m", "digitocr", "generate", *our_flags.split(), *common], args.count)
     for repeat in range(args.repeats):  # interleaved run by run, the order swapped every round
         for name, our_flags, their_flags in selected:
-            runs = [(ours[name], [sys.executable, "-m", "digitocr", "generate", *our_flags.split(), *common])]
+            our_command = [sys.executable, "-m", "digitocr", "generate", *our_flags.split(), *common]
+            runs = [(ours[name], our_command, rate), (ours_first[name], our_command, first_run_rate)]
             if trdg_python:
-                runs.append((theirs[name], [trdg_python, "-m", "trdg.run", *their_flags.split(), *common]))
-            for rates, command in runs if repeat % 2 == 0 else runs[::-1]:
-                rates.append(rate(command, args.count))
+                runs.append((theirs[name], [trdg_python, "-m", "trdg.run", *their_flags.split(), *common], rate))
+            for rates, command, measure in runs if repeat % 2 == 0 else runs[::-1]:
+                rates.append(measure(command, args.count))
         print(f"round {repeat + 1}/{args.repeats} done", file=sys.stderr, flush=True)
     print(f"images/s, median (lowest-highest) of {args.repeats} interleaved runs, -c {args.count} "
           f"-t {args.workers}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}; -ft is {family.primary.name}\n")
-    print("| row | digitocr flags | digitocr img/s | TRDG img/s | ratio of medians | ratio of best |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| row | digitocr flags | digitocr img/s | TRDG img/s | ratio of medians | ratio of best "
+          "| digitocr, empty glyph cache | its ratio of medians |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, our_flags, _ in selected:
         flags = our_flags.replace(str(family.primary), "FONT")
         if theirs[name]:
-            ratio = statistics.median(ours[name]) / statistics.median(theirs[name])
-            best = max(ours[name]) / max(theirs[name])
+            trdg = statistics.median(theirs[name])
+            ratio, best = statistics.median(ours[name]) / trdg, max(ours[name]) / max(theirs[name])
             trdg_cells = f"{summary(theirs[name])} | **{ratio:.1f}x** | {best:.1f}x"
+            first_ratio = f"{statistics.median(ours_first[name]) / trdg:.1f}x"
         else:
-            trdg_cells = "- | - | -"
-        print(f"| {name} | `{flags}` | {summary(ours[name])} | {trdg_cells} |", flush=True)
+            trdg_cells, first_ratio = "- | - | -", "-"
+        print(f"| {name} | `{flags}` | {summary(ours[name])} | {trdg_cells} | {summary(ours_first[name])} "
+              f"| {first_ratio} |", flush=True)
     if not trdg_python:
         print("TRDG not measured: pass --trdg-python or set TRDG_PYTHON", file=sys.stderr)
 
@@ -108,7 +125,7 @@ def training_stream(seconds: float, batch_size: int) -> None:
     import torch
 
     from digitocr.charset import Charset
-    from digitocr.ctc import min_widths
+    from digitocr.ctc import ctc_loss, min_widths
     from digitocr.data import BatchMaker, BatchStream, DataSpec, prepare_data
     from digitocr.models import build_model, pad_batch
     from digitocr.preprocess import Preprocess
@@ -119,22 +136,25 @@ def training_stream(seconds: float, batch_size: int) -> None:
     maker = BatchMaker([source for source, _ in prepared.sources], [1.0], batch_size, seed=0)
     model = build_model("tiny", charset.num_classes).to(memory_format=torch.channels_last).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     images = 0
     waited = 0.0
     with BatchStream(maker, batches_per_epoch=10**6, start=0, workers=1) as stream:
         batches = iter(stream)
         next(batches)  # the worker's start-up (spawn, imports, fonts) is not the stream's rate
         started = time.perf_counter()
+        while (elapsed := time.perf_counter() - started) < seconds:  # the stream alone: what it can deliver
+            images += len(next(batches)[2].labels)
+        alone = images / elapsed
+        images = 0
+        started = time.perf_counter()
         while (elapsed := time.perf_counter() - started) < seconds:
             asked = time.perf_counter()
             _, _, batch = next(batches)
             waited += time.perf_counter() - asked
             inputs, widths = pad_batch(batch.crops, min_widths(batch.labels, model.time_stride))
-            targets = torch.tensor([c for label in batch.labels for c in charset.encode(label)])
             log_probs = model(inputs)
-            loss = ctc(log_probs, targets, model.output_lengths(widths).clamp(max=log_probs.shape[0]),
-                       torch.tensor([len(label) for label in batch.labels]))
+            loss = ctc_loss(log_probs, batch.labels, model.output_lengths(widths).clamp(max=log_probs.shape[0]),
+                            charset)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -142,7 +162,7 @@ def training_stream(seconds: float, batch_size: int) -> None:
     print(f"\nsynthetic stream inside training ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, `tiny`, "
           f"batch {batch_size}, 1 torch thread + 1 data worker, {elapsed:.0f} s): "
           f"{images / elapsed:,.0f} img/s delivered; the trainer waited for data {100 * waited / elapsed:.0f}% "
-          f"of the time")
+          f"of the time. The stream alone (no training beside it): {alone:,.0f} img/s")
 
 
 def main() -> None:
