@@ -146,6 +146,7 @@ class FontFile:
         self._line_heights: dict[tuple[int, float | None], int] = {}
         self._chars: set[str] = set()  # every character drawn so far: a glyph set is drawn (and stored) whole
         self._cache = GlyphCache(self.path)
+        self._unsaved: set[tuple[int, float | None]] = set()
         self._size_per_pixel: float | None = None
         self._weights: list[float] | None = None
 
@@ -169,8 +170,10 @@ class FontFile:
         """Characters drawn as the font's .notdef glyph (not in its character map) or as nothing."""
         glyphs = self._glyph_set(_PROBE_SIZE, None)
         notdef = self._glyph(glyphs, _PROBE_SIZE, None, _UNMAPPED).signature()
-        return {char for char in set(chars) if not char.isspace()
-                and self._glyph(glyphs, _PROBE_SIZE, None, char).signature() in (notdef, None)}
+        absent = {char for char in set(chars) if not char.isspace()
+                  and self._glyph(glyphs, _PROBE_SIZE, None, char).signature() in (notdef, None)}
+        self._save_new_glyphs()
+        return absent
 
     def _weight_grid(self) -> list[float | None]:
         """Weights this font can be drawn at: a grid over its `wght` axis, or [None] for a static font."""
@@ -238,9 +241,16 @@ class FontFile:
             for other in self._chars - glyphs.keys() - {char}:  # the font is set up now: draw the set whole
                 glyphs[other] = self._draw(size, weight, other)
             glyph = glyphs[char] = self._draw(size, weight, char)
-            self._cache.save(size, weight, self._line_height(size, weight),
-                             {other: (g.mask, g.left, g.top, g.advance) for other, g in glyphs.items()})
+            self._unsaved.add((size, weight))
         return glyph
+
+    def _save_new_glyphs(self) -> None:
+        """Store the glyph sets that gained glyphs (once per drawing, not once per glyph)."""
+        for size, weight in self._unsaved:
+            self._cache.save(size, weight, self._line_height(size, weight), {
+                char: (glyph.mask, glyph.left, glyph.top, glyph.advance)
+                for char, glyph in self._glyphs[(size, weight)].items()})
+        self._unsaved.clear()
 
     def _draw(self, size: int, weight: float | None, char: str) -> _Glyph:
         font = self._font(size, weight)
@@ -267,6 +277,8 @@ class FontFile:
             if glyph.mask.size:
                 placed.append((glyph, round(pen) + glyph.left))
             pen += glyph.advance + spacing
+        if self._unsaved:
+            self._save_new_glyphs()
         return compose_glyphs([(glyph.mask, x, glyph.top) for glyph, x in placed], self._line_height(size, weight))
 
 

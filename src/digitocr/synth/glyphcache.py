@@ -45,6 +45,7 @@ class GlyphCache:
     def __init__(self, font_path: Path) -> None:
         folder = cache_folder()
         self.folder: Path | None = None
+        self._folder_made = False
         if folder is not None:
             try:
                 stat = font_path.stat()
@@ -91,7 +92,9 @@ class GlyphCache:
         header = json.dumps({"line_height": line_height, "glyphs": entries}, separators=(",", ":"))
         data = b"".join([header.encode("utf-8"), b"\n", *(mask.tobytes() for mask, *_ in glyphs.values())])
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not self._folder_made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._folder_made = True
             write_atomically(path, data)
         except OSError:
             pass  # a read-only or full disk only loses the speed-up
