@@ -22,6 +22,7 @@ COMMANDS = {
     "fit": "digitocr.cli.fit",
     "export": "digitocr.cli.export",
     "profile": "digitocr.cli.profile",
+    "serve": "digitocr.cli.serve",
     "capture": "digitocr.cli.capture",
     "watch": "digitocr.cli.watch",
     "label": "digitocr.cli.label",
