@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,9 @@ from digitocr.files import write_text_atomically
 from digitocr.images import save_image
 from digitocr.labels import LABELS_FILE, write_labels_tsv
 from digitocr.metrics import character_accuracy, word_accuracy
+from digitocr.modelio import read_meta
 from digitocr.preprocess import Preprocess
+from digitocr.pretrained import default_model_dir
 from digitocr.reader import Reader
 from digitocr.report import write_fit_report
 from digitocr.synth.fonts import (
@@ -57,6 +60,9 @@ SPLIT_HOLDOUT_FROM = 20  # with this many crops or more, a fifth is held out for
 MATCHED_FONTS = 3  # best-matching fonts that join the training mix
 SYNTHETIC_CHECK_SIZE = 200  # bank renders evaluated when no real crops are held out
 RESERVE_SECONDS = 12.0  # of the time limit, kept for evaluation and the report
+RESERVE_SHARE = 0.3  # ... but no more than this share of it (a 15 s fine-tuning of the general model)
+MIN_TRAINING_SECONDS = 3.0
+SPAWN_WORTHWHILE_SECONDS = 30.0  # shorter trainings make their batches in-process
 VALIDATION_SIZE = 240  # synthetic crops (plus the real ones) validated on after each epoch
 BATCH_SIZE = 32  # small batches: more steps in a short time limit, which matters more here
 STROKE_JITTER = 0.25  # bank glyphs come out up to this much thinner or bolder (see StrokeJitter)
@@ -156,9 +162,12 @@ def fit(samples_dir: Path | str, output_dir: Path | str, time_limit: float = 180
         charset: str = DIGITS, holdout: Path | str | None = None, fonts: Sequence[str] = (),
         seed: int = 0, overwrite: bool = False,
         on_progress: Callable[[FitProgress], None] | None = None,
-        start: Continuation | None = None) -> FitResult:
-    """Build the bank, match fonts, train `tiny` on the styled stream, evaluate, write the report.
-    With `start`, training continues from that model (and run) instead of from scratch."""
+        start: Continuation | None = None, from_scratch: bool = False) -> FitResult:
+    """Build the bank, match fonts, train on the styled stream, evaluate, write the report. Training
+    continues from `start` (a model, or an earlier run), by default the shipped general model; with
+    `from_scratch`, it starts from random weights."""
+    if start is None and not from_scratch:
+        start = Continuation(default_model_dir())
     return _fit(Path(samples_dir), Path(output_dir), time_limit, charset, holdout, fonts, seed, overwrite,
                 on_progress or (lambda _: None), start)
 
@@ -210,13 +219,16 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
         if isinstance(source, FolderSource):
             source.name = "real crops"
 
-    budget = time_limit - (time.monotonic() - started) - RESERVE_SECONDS
-    if budget < 10:
-        raise UserError(f"a time limit of {time_limit:g} s leaves no time to train; give at least 40")
+    budget = time_limit - (time.monotonic() - started) - min(RESERVE_SECONDS, RESERVE_SHARE * time_limit)
+    if budget < MIN_TRAINING_SECONDS:
+        raise UserError(f"a time limit of {time_limit:g} s leaves no time to train; give at least "
+                        f"{15 if start is not None else 40}")
+    network = _network_of(start.model_dir) if start is not None else {}
     train_config = TrainConfig(
-        run_dir=run_dir, data=spec, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
+        **network, run_dir=run_dir, data=spec, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
         epoch_size=BATCH_SIZE * 60, batch_size=BATCH_SIZE, lr=3e-3 if start is None else CONTINUE_LR,
-        seed=seed, overwrite=True, augment=Augment(probability=0.3), workers=1,
+        seed=seed, overwrite=True, augment=Augment(probability=0.3),
+        workers=1 if budget > SPAWN_WORTHWHILE_SECONDS else 0,  # starting a batch process costs seconds
         threads=max(1, (os.cpu_count() or 2) - 1), init_from=str(start.model_dir) if start else None,
     )
     report(FitProgress("train", f"training tiny for {budget:.0f} s"))
@@ -305,6 +317,13 @@ def _evaluate(reader: Reader, charset: Charset, holdout: Path | str | None, spli
     reports = {name: evaluate(reader, data) for name, data in sets.items()}
     pictures = {name: [np.asarray(image) for image in data.images] for name, data in sets.items()}
     return reports, pictures, evaluated_on
+
+
+def _network_of(model_dir: Path) -> dict[str, Any]:
+    """The architecture and options of the model a fit starts from, for the network it trains."""
+    meta = read_meta(model_dir)
+    options = {key: value for key, value in meta["architecture_options"].items() if key != "height"}
+    return {"architecture": meta["architecture"], "architecture_options": options}
 
 
 def _check_labels(crops: list[LabelledCrop], charset: Charset) -> None:

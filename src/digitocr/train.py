@@ -173,10 +173,23 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
 
 
 def _start_from(model: nn.Module, folder: str, charset: Charset) -> None:
-    """Copy a saved model's weights into the new one (same architecture and charset, or a UserError)."""
-    loaded = load_model(folder, expected_charset=charset.chars)
+    """Copy a saved model's weights into the new one (same architecture, or a UserError). The saved model
+    may read more characters (the general model reads digits and `.-:,%/`): the output layer keeps the
+    rows of the characters read here."""
+    loaded = load_model(folder)
+    old = loaded.charset.chars
+    if lacking := set(charset.chars) - set(old):
+        raise UserError(f"{folder} reads {old!r}, without {''.join(sorted(lacking))!r}: cannot start from it")
+    rows = torch.tensor([0] + [old.index(char) + 1 for char in charset.chars])  # the blank, then each character
+    state = loaded.model.state_dict()
+    target = model.state_dict()
+    for name, tensor in state.items():
+        wanted = target.get(name)
+        if (wanted is not None and tensor.shape != wanted.shape and tensor.shape[0] == len(old) + 1
+                and tensor.shape[1:] == wanted.shape[1:]):
+            state[name] = tensor[rows]
     try:
-        model.load_state_dict(loaded.model.state_dict())
+        model.load_state_dict(state)
     except RuntimeError:
         raise UserError(f"{folder} holds a different network ({loaded.meta.get('architecture')}, "
                         f"{loaded.meta.get('architecture_options')}): cannot start from it") from None
