@@ -7,7 +7,7 @@ import pytest
 
 from digitocr.errors import UserError
 from digitocr.synth.augment import binarize, jpeg_degrade, to_uint8
-from digitocr.synth.generate import normalise_angle, parse_range
+from digitocr.synth.options import normalise_angle, parse_range
 from digitocr.synth.render import Layout, composite, distort, parse_color, text_extent, warp_into
 
 

@@ -30,7 +30,8 @@ from digitocr.preprocess import Preprocess
 
 if TYPE_CHECKING:  # the generator is imported when a synthetic stream is first drawn from
     from digitocr.synth.fonts import GlyphSource
-    from digitocr.synth.generate import GeneratorConfig, TextImageGenerator
+    from digitocr.synth.generate import TextImageGenerator
+    from digitocr.synth.options import GeneratorConfig
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ class SyntheticSource:
 def synthetic_config(flags: str = "", config_file: Path | str | None = None) -> GeneratorConfig:
     """A GeneratorConfig from TRDG-style flags (as `digitocr generate` takes them) over an optional
     JSON/TOML file of generator options."""
-    from digitocr.synth.generate import parse_generator_args
+    from digitocr.synth.flags import parse_generator_args
 
     argv = shlex.split(flags)
     return parse_generator_args([*argv, "--config", str(config_file)] if config_file else argv)
@@ -373,8 +374,9 @@ def _folder_source(folder: str, charset: Charset, preprocess: Preprocess, strict
 
 
 def _stream_source(stream: SyntheticStream, charset: Charset, preprocess: Preprocess) -> SyntheticSource:
-    from digitocr.synth.generate import GeneratorConfig, TextImageGenerator
+    from digitocr.synth.generate import TextImageGenerator
     from digitocr.synth.glyphs import StrokeJitter
+    from digitocr.synth.options import GeneratorConfig
 
     config = GeneratorConfig.from_mapping(stream.options)
     glyph_sources = None

@@ -9,8 +9,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from PIL import Image
-
 
 def write_atomically(path: Path | str, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename. The folder must exist: this is the
@@ -33,14 +31,6 @@ def write_text_atomically(path: Path | str, text: str) -> None:
     """UTF-8 text, atomically, creating the folder."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, text.encode("utf-8"))
-
-
-def save_png(image: Image.Image, path: Path | str) -> Path:
-    """A picture as PNG, atomically, creating the folder; returns the path. Kept for callers of this name:
-    the writer is `digitocr.images.save_image`."""
-    from digitocr.images import save_image  # images imports this module
-
-    return save_image(image, Path(path).with_suffix(".png") if not Path(path).suffix else path)
 
 
 @contextlib.contextmanager

@@ -50,9 +50,10 @@ from digitocr.synth.fonts import (
     heldout_fonts,
     resolve_fonts,
 )
-from digitocr.synth.generate import GeneratorConfig, TextImageGenerator
+from digitocr.synth.generate import TextImageGenerator
 from digitocr.synth.glyphs import BankStyle, GlyphBank, LabelledCrop, build_bank, read_labelled_folder
 from digitocr.synth.matching import FontMatch, fill_missing, rank_fonts
+from digitocr.synth.options import GeneratorConfig
 from digitocr.train import TrainConfig, TrainProgress, train
 
 MIN_USABLE_CROPS = 2

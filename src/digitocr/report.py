@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 from digitocr.evaluate import EvalReport, save_grid, summary_lines
 from digitocr.files import write_text_atomically
 from digitocr.images import save_image
-from digitocr.synth.generate import GeneratorConfig
 from digitocr.synth.glyphs import GlyphBank
+from digitocr.synth.options import GeneratorConfig
 
 if TYPE_CHECKING:  # fit imports this module to write its report
     from digitocr.fit import FitResult

@@ -10,7 +10,7 @@ CONTACT_SHEET_IMAGES = 64
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from digitocr.synth.generate import add_generator_arguments
+    from digitocr.synth.flags import add_generator_arguments
 
     output = parser.add_argument_group("dataset")
     output.add_argument("-c", "--count", type=int, default=1000, metavar="N", help="images to write (default 1000)")
@@ -34,12 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from digitocr.errors import UserError
     from digitocr.images import open_image, save_image
     from digitocr.labels import read_labels_tsv
-    from digitocr.synth.generate import (
-        TextImageGenerator,
-        config_from_arguments,
-        contact_sheet,
-        write_dataset,
-    )
+    from digitocr.synth.flags import config_from_arguments
+    from digitocr.synth.generate import TextImageGenerator
+    from digitocr.synth.sheet import contact_sheet
+    from digitocr.synth.writer import write_dataset
 
     dataset_options = ("count", "output_dir", "workers", "contact_sheet", "command", "handler")
     config = config_from_arguments(argparse.Namespace(

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitocr.errors import UserError
 from digitocr.synth.families import FONT_SETS, require_installed
+from digitocr.synth.glyph_source import GlyphSource, compose_glyphs
 from digitocr.synth.glyphcache import GlyphCache
 
 FONT_SUFFIXES = frozenset({".ttf", ".otf", ".ttc"})
@@ -40,21 +40,6 @@ BANK_PREFIX = "bank:"
 _WEIGHT_STEP = 50.0  # variable-font weights are drawn on this grid so glyph caches stay small
 _PROBE_SIZE = 24  # point size at which glyphs are compared with .notdef
 _UNMAPPED = "\uffff"  # a noncharacter: no font maps it, so it draws as .notdef
-
-
-@runtime_checkable
-class GlyphSource(Protocol):
-    """Anything that can draw a string as an ink coverage mask (fonts, glyph banks)."""
-
-    name: str
-
-    def missing(self, chars: str) -> set[str]:
-        """The characters of `chars` this source cannot draw."""
-        ...
-
-    def render(self, text: str, height: int, spacing: float, rng: np.random.Generator) -> np.ndarray:
-        """uint8 mask (255 = ink), about `height` px tall (the line box), cropped to the ink horizontally."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -282,23 +267,6 @@ class FontFile:
         return compose_glyphs([(glyph.mask, x, glyph.top) for glyph, x in placed], self._line_height(size, weight))
 
 
-def compose_glyphs(placed: Iterable[tuple[np.ndarray, int, int]], line_height: int) -> np.ndarray:
-    """Union of glyph masks at (x, top) offsets, cropped to the ink horizontally and to the line box
-    (grown to any overhanging ink) vertically. Shared by every GlyphSource so they crop alike."""
-    placed = list(placed)
-    if not placed:
-        return np.zeros((line_height, 1), np.uint8)
-    left = min(x for _, x, _ in placed)
-    right = max(x + mask.shape[1] for mask, x, _ in placed)
-    top = min(0, min(y for _, _, y in placed))
-    bottom = max(line_height, max(y + mask.shape[0] for mask, _, y in placed))
-    canvas = np.zeros((bottom - top, right - left), np.uint8)
-    for mask, x, y in placed:
-        region = canvas[y - top:y - top + mask.shape[0], x - left:x - left + mask.shape[1]]
-        np.maximum(region, mask, out=region)
-    return canvas
-
-
 def family_fonts(slugs: Iterable[str]) -> list[FontFile]:
     """FontFiles for the installed families among `slugs` (absent packages are left out)."""
     families = installed_families()
@@ -336,7 +304,7 @@ def _sources_for_spec(spec: str) -> list[GlyphSource]:
         if path.suffix.lower() not in FONT_SUFFIXES:
             raise UserError(f"{spec} is not a font file (expected {', '.join(sorted(FONT_SUFFIXES))})")
         return [FontFile(path)]
-    from digitocr.synth.procedural import procedural_sources  # imports compose_glyphs from here
+    from digitocr.synth.procedural import procedural_sources
 
     procedural = procedural_sources(spec)
     if procedural is not None:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -24,9 +23,7 @@ from digitocr.files import write_text_atomically
 from digitocr.images import open_image, save_image
 from digitocr.labels import list_labelled_files
 from digitocr.mapping import Mapped
-
-if TYPE_CHECKING:  # fonts loads banks (bank:PATH specs); banks only name the protocol they implement
-    from digitocr.synth.fonts import GlyphSource
+from digitocr.synth.glyph_source import GlyphSource
 
 BANK_FILE = "bank.json"
 # Binarisation levels tried in turn: a glow or blur can join neighbours at the first level and

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digitocr.synth.fonts import compose_glyphs
+from digitocr.synth.glyph_source import compose_glyphs
 
 SUPPORTED = "0123456789.-:,%/"
 _SUPERSAMPLE = 4  # vector glyphs are drawn this many times larger, then area-averaged: anti-aliased edges
