@@ -128,7 +128,9 @@ class Engine:
         pixels = self.decode(job.data)
         profile = job.plan.profile
         try:
-            crops = crop_regions(pixels, profile) if profile is not None else {None: pixels}
+            crops: dict[str | None, np.ndarray] = {None: pixels}
+            if profile is not None:
+                crops.update(crop_regions(pixels, profile))
             return [(target, target.reader.preprocess(crops[target.name])) for target in job.plan.targets]
         except UserError as error:
             raise Refusal(422, str(error)) from None
