@@ -159,6 +159,8 @@ def test_read_screen_reads_every_region_in_one_batch(model_dir):
     crops = [frame[10:42, 10:60], 255 - frame[60:92, 150:210, 0]]  # the rpm crop refined: inverted, gray
     checks = [Checks(parse_format("int"), (0, 400), 0.0), reader.checks]
     assert list(readings.values()) == reader.read_preprocessed([reader.preprocess(c) for c in crops], checks)
+    bgra = np.concatenate([frame[:, :, ::-1], np.full(frame.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    assert reader.read_screen(bgra, profile) == readings  # a screen grab as mss gives it
     alone = reader.read(frame, profile.regions["speed"])
     assert alone.status != "low_confidence" and (alone.value is None or 0 <= alone.value <= 400)
     with pytest.raises(UserError, match="frame is 150x60"):

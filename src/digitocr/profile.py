@@ -27,6 +27,7 @@ import numpy as np
 
 from digitocr.errors import UserError
 from digitocr.formats import parse_format
+from digitocr.images import ImageSource, open_image
 
 INVERT_CHOICES = ("auto", "yes", "no")
 MONOTONIC_CHOICES = ("increasing", "decreasing")
@@ -260,13 +261,16 @@ def _region(name: str, table: Any, base: Path, frame_size: tuple[int, int] | Non
                   min_confidence, refine, max_rate, monotonic)
 
 
-def crop_regions(frame: np.ndarray, profile: Profile) -> dict[str, np.ndarray]:
-    """Each region's crop of `frame` (an array as `digitocr.images.open_image` gives), refined as the profile
-    says: ready for the Reader."""
-    height, width = frame.shape[:2]
+def crop_regions(frame: ImageSource, profile: Profile) -> dict[str, np.ndarray]:
+    """Each region's crop of `frame`, refined as the profile says: ready for the Reader.
+
+    An array frame is cut before it is converted (`digitocr.images.open_image`: BGRA screen grabs, floats), so
+    a 4K grab costs the few pixels of its regions, not a copy of the whole frame."""
+    pixels = frame if isinstance(frame, np.ndarray) and frame.ndim in (2, 3) else open_image(frame)
+    height, width = pixels.shape[:2]
     crops = {}
     for name, region in profile.regions.items():
         x0, y0, x1, y1 = region.pixel_box(width, height, profile)
-        crop = frame[y0:y1, x0:x1]
+        crop = open_image(pixels[y0:y1, x0:x1], name=f"{profile.where(name)}: its crop")
         crops[name] = region.refine.apply(crop) if region.refine is not None else crop
     return crops

@@ -222,8 +222,7 @@ class Reader:
     def read_screen(self, frame: ImageSource, profile: Profile) -> dict[str, Reading]:
         """One reading per region of the profile, each with its own model, format, range and threshold.
         Regions that share a model go through the network as one batch."""
-        pixels = open_image(frame)
-        crops = crop_regions(pixels, profile)
+        crops = crop_regions(frame, profile)
         groups: dict[str, list[str]] = {}
         for name, region in profile.regions.items():
             groups.setdefault(region.model or profile.model or str(self.model_dir), []).append(name)
