@@ -3,9 +3,9 @@
     .venv/bin/python recipes/general.py            # what `make pretrained` runs
     .venv/bin/python recipes/general.py --steps 50 --no-install   # a smoke test
 
-It trains a widened `tiny` (reading cost about 1.3-1.7x tiny's) on four weighted synthetic streams:
-147 font families (`-ft general`) and the procedural segment/dot-matrix/pixel glyphs, with the screen
-effects of synth/effects.py, plus binarised "refined" crops and small low-resolution text. Labels are
+It trains a widened `tiny` (reading cost about 1.3-1.7x tiny's) on six weighted synthetic streams:
+147 font families (`-ft general`) and the procedural segment/dot-matrix/pixel glyphs, drawn large and
+small with the screen effects of synth/effects.py, plus binarised "refined" crops and tiny text. Labels are
 numbers as screens show them (integers, decimals, thousands separators, signs, percentages, times,
 ratios, zero padding) with some random strings of the same characters. The fonts kept for evaluation
 (`-ft evaluation`) and the real crops in ../shared/real are never used. Then it writes the model
@@ -36,10 +36,13 @@ VALIDATION_SIZE = 2000
 _GEOMETRY = "-k 2 -rk -cs=-1,4 --stretch 0.75-1.3 --padding 0-0.6 --scale-jitter 0.55-1 --subpixel-offset 1"
 _DEGRADE = "-bl 1 -rbl --jpeg-quality 35-95"
 STREAMS = (  # generator flags (after `-i LABELS`), weight
-    (f"-ft general --effects all --light-on-dark 0.5 {_GEOMETRY} {_DEGRADE}", 0.45),
-    (f"-ft procedural --effects all --light-on-dark 0.5 {_GEOMETRY} {_DEGRADE}", 0.30),
-    (f"-ft general -ft procedural -b 1 --threshold otsu --invert 0.3 {_GEOMETRY} -bl 0.6 -rbl", 0.12),
-    (f"-ft general -ft procedural -f 16 -m 1 --effects all --light-on-dark 0.5 {_GEOMETRY} -bl 0.5 -rbl", 0.13),
+    # Drawn large as well as small: crisp dots and segments of big displays must survive preprocessing.
+    (f"-ft general --effects all --light-on-dark 0.5 -f 48 -m 6 {_GEOMETRY} {_DEGRADE}", 0.25),
+    (f"-ft general --effects all --light-on-dark 0.5 {_GEOMETRY} {_DEGRADE}", 0.20),
+    (f"-ft procedural --effects all --light-on-dark 0.5 -f 48 -m 6 {_GEOMETRY} {_DEGRADE}", 0.20),
+    (f"-ft procedural --effects all --light-on-dark 0.5 {_GEOMETRY} {_DEGRADE}", 0.10),
+    (f"-ft general -ft procedural -b 1 --threshold otsu --invert 0.3 {_GEOMETRY} -bl 0.6 -rbl", 0.15),
+    (f"-ft general -ft procedural -f 16 -m 1 --effects all --light-on-dark 0.5 {_GEOMETRY} -bl 0.5 -rbl", 0.10),
 )
 PACKAGE_MODEL = REPO / "src" / "digitocr" / "pretrained" / "general"
 
