@@ -47,8 +47,11 @@ pretrained: $(STAMP)
 test: $(STAMP) setup-system
 	$(PY) -m pytest -q
 
+# Style (ruff), the layers of DESIGN.md (import-linter contracts in pyproject.toml) and types (mypy over src/).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) demo runs .pytest_cache

@@ -64,6 +64,7 @@ def load_labelled(folders: Sequence[Path | str], charset: Charset, strict: bool 
                     raise UserError(f"{path}: {reason}")
                 result.skipped.append(SkippedFile(path, reason))
                 continue
+            assert image is not None  # decoded: no reason to skip it
             result.images.append(image)
             result.labels.append(label)
             result.paths.append(path)
@@ -202,10 +203,10 @@ class Augment:
         if rng.random() >= self.probability:
             return crop
         rows, cols = crop.shape
-        corners = np.float32([[0, 0], [cols, 0], [cols, rows], [0, rows]])
+        corners = np.array([[0, 0], [cols, 0], [cols, rows], [0, rows]], np.float32)
         angle = np.deg2rad(rng.uniform(-self.max_rotation, self.max_rotation))
-        centre = np.float32([cols / 2, rows / 2])
-        rotation = np.float32([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        centre = np.array([cols / 2, rows / 2], np.float32)
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], np.float32)
         moved = (corners - centre) @ rotation.T + centre
         moved += rng.uniform(-1, 1, size=(4, 2)).astype(np.float32) * self.max_perspective * rows
         homography = cv2.getPerspectiveTransform(corners, moved.astype(np.float32))

@@ -16,7 +16,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import torch
 import torch.distributed as dist
@@ -25,6 +25,8 @@ from torch.nn import functional
 from torch.nn.parallel import DistributedDataParallel
 
 from digitocr.errors import UserError
+
+ModelT = TypeVar("ModelT", bound=nn.Module)
 
 # Options each process may set for itself; everything else in a TrainConfig must be the same everywhere.
 PER_PROCESS = frozenset({"threads", "workers", "device"})
@@ -111,7 +113,7 @@ class _Replicated(DistributedDataParallel):
         except AttributeError:
             return getattr(self.module, name)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
         width = torch.tensor([images.shape[-1]], device=images.device)
         dist.all_reduce(width, op=dist.ReduceOp.MAX)
         extra = int(width.item()) - images.shape[-1]
@@ -125,7 +127,7 @@ class _GlobalBatchNorm(nn.BatchNorm2d):
     is GPU-only): per-channel sums travel through a differentiable all_reduce, so the gradients are those
     of one process normalising the whole batch."""
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return super().forward(images)
         from torch.distributed.nn.functional import all_reduce  # differentiable: its backward sums gradients
@@ -141,6 +143,8 @@ class _GlobalBatchNorm(nn.BatchNorm2d):
         variance = totals[channels:2 * channels] / number - mean * mean
         with torch.no_grad():
             momentum = self.momentum if self.momentum is not None else 0.1
+            assert self.running_mean is not None and self.running_var is not None  # tracked by default
+            assert self.num_batches_tracked is not None
             self.running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
             self.running_var.mul_(1 - momentum).add_(variance * number / (number - 1), alpha=momentum)
             self.num_batches_tracked.add_(1)
@@ -148,18 +152,19 @@ class _GlobalBatchNorm(nn.BatchNorm2d):
         return images * scale[None, :, None, None] + (self.bias - mean * scale)[None, :, None, None]
 
 
-def replicate(model: nn.Module) -> nn.Module:
+def replicate(model: ModelT) -> ModelT:
     """The model to train with: under torchrun, DDP-wrapped with batch norm over the global batch;
-    else the model itself. Save and validate the unwrapped model (its weights are the same object)."""
+    else the model itself. Save and validate the unwrapped model (its weights are the same object).
+    The wrapper passes attribute look-ups through to the model, so it is typed as the model."""
     if not active():
         return model
     if next(model.parameters()).is_cuda:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        return _Replicated(model, device_ids=[torch.cuda.current_device()])
+        synced = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return cast(ModelT, _Replicated(synced, device_ids=[torch.cuda.current_device()]))
     for module in model.modules():
         if type(module) is nn.BatchNorm2d:
             module.__class__ = _GlobalBatchNorm  # same parameters and buffers, global statistics
-    return _Replicated(model)
+    return cast(ModelT, _Replicated(model))
 
 
 def _reduced(value: float, op: Any) -> float:

@@ -20,13 +20,14 @@ import torch
 from digitocr.errors import UserError
 from digitocr.files import write_atomically, write_text_atomically
 from digitocr.modelio import META_FILE, load_model
+from digitocr.models import Recognizer
 from digitocr.reader import weights_digest
 
 ONNX_FILE = "model.onnx"
 OPSET = 17
 
 
-def time_steps_rule(model: torch.nn.Module) -> dict[str, int]:
+def time_steps_rule(model: Recognizer) -> dict[str, int]:
     """`steps = width // stride + offset`, read off the model's own output_lengths."""
     widths = torch.tensor([400, 800])
     short, long = (int(n) for n in model.output_lengths(widths))
@@ -46,7 +47,8 @@ def export_onnx(folder: Path | str, check: bool = True) -> Path:
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), buffer, input_names=["images"], output_names=["log_probs"],
+        torch.onnx.export(model, (example,), buffer,  # type: ignore[arg-type]  # (a file object works too)
+                          input_names=["images"], output_names=["log_probs"],
                           dynamic_axes={"images": {0: "batch", 3: "width"}, "log_probs": {0: "time", 1: "batch"}},
                           opset_version=OPSET, dynamo=False)
     data = buffer.getvalue()

@@ -194,7 +194,7 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
     report(FitProgress("bank", f"{sum(map(len, bank.glyphs.values()))} glyphs of {bank.chars!r} "
                                f"from {len(bank.crops)} crops"))
 
-    candidates = [*default_fonts(), *heldout_fonts()]
+    candidates: list[GlyphSource] = [*default_fonts(), *heldout_fonts()]
     if fonts:
         def warn(message: str) -> None:
             report(FitProgress("fonts", message))

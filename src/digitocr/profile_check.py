@@ -34,7 +34,7 @@ def draw_profile_check(frame: np.ndarray, profile: Profile, crops: Mapping[str, 
     screen = Image.fromarray(frame).convert("RGB")
     scale = min(1.0, MAX_FRAME_WIDTH / screen.width)
     if scale < 1.0:
-        screen = screen.resize((round(screen.width * scale), round(screen.height * scale)), Image.LANCZOS)
+        screen = screen.resize((round(screen.width * scale), round(screen.height * scale)), Image.Resampling.LANCZOS)
     font = ImageFont.load_default(size=16)
     rows = len(profile.regions)
     row_height = CROP_HEIGHT + 56
@@ -51,7 +51,7 @@ def draw_profile_check(frame: np.ndarray, profile: Profile, crops: Mapping[str, 
         top = 10 + row * row_height
         crop = Image.fromarray(crops[name]).convert("RGB")
         width = min(PANEL_WIDTH - 20, max(1, round(crop.width * CROP_HEIGHT / crop.height)))
-        canvas.paste(crop.resize((width, CROP_HEIGHT), Image.NEAREST), (screen.width + 10, top))
+        canvas.paste(crop.resize((width, CROP_HEIGHT), Image.Resampling.NEAREST), (screen.width + 10, top))
         draw.multiline_text((screen.width + 10, top + CROP_HEIGHT + 4), describe(name, reading, "\n"), fill=color,
                             font=font)
         draw.line([(box[2] + 2, (box[1] + box[3]) // 2), (screen.width + 8, top + CROP_HEIGHT // 2)],

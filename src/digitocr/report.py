@@ -43,7 +43,7 @@ def bank_sheet(bank: GlyphBank) -> Image.Image:
             if glyph.source.startswith("font:"):
                 draw.rectangle((x, y, x + cell - 2, y + cell - 2), fill=(255, 236, 200))
             big = Image.fromarray(255 - glyph.mask).resize(
-                (glyph.mask.shape[1] * ZOOM, glyph.mask.shape[0] * ZOOM), Image.NEAREST)
+                (glyph.mask.shape[1] * ZOOM, glyph.mask.shape[0] * ZOOM), Image.Resampling.NEAREST)
             sheet.paste(big, (x + 3, y + 3 + glyph.top * ZOOM))
     return sheet
 
@@ -65,7 +65,7 @@ def samples_sheet(real: Sequence[tuple[np.ndarray, str]], streams: dict[str, lis
         draw.text((4, row * cell_h + cell_h // 2), name, fill=(0, 0, 0), font=font, anchor="lm")
         for column, (pixels, label) in enumerate(items):
             image = Image.fromarray(pixels).convert("RGB")
-            image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+            image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
             x, y = label_w + column * cell_w, row * cell_h
             sheet.paste(image, (x, y + 2))
             draw.text((x, y + image.height + 3), label, fill=(200, 0, 0), font=font)

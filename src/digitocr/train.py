@@ -96,7 +96,7 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
     torch.manual_seed(config.seed)
     model = build_model(config.architecture, charset.num_classes, height=config.preprocess.height,
                         **config.architecture_options).to(device)
-    model = model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # (in place)
     optimizer = _make_optimizer(config, model)
     position = _Position()
     state_path = config.run_dir / STATE_FILE

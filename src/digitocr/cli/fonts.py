@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
         resolve_fonts,
         specimen,
     )
+    from digitocr.synth.glyph_source import GlyphSource
 
     families = installed_families()
     sections = {
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         "held out (evaluation)": [slug for slug in HELDOUT_FAMILIES if slug in families],
         "other installed": [slug for slug in families if slug not in DEFAULT_FAMILIES + HELDOUT_FAMILIES],
     }
-    shown = []
+    shown: list[GlyphSource] = []
     for title, slugs in sections.items():
         print(f"{title}: {len(slugs)}")
         for slug in slugs:

@@ -78,4 +78,5 @@ def optimize_for_inference(model: ModelT) -> ModelT:
 
     Works on a copy; the result is for inference only.
     """
-    return cast(ModelT, _optimized(copy.deepcopy(model).eval()).to(memory_format=torch.channels_last))
+    optimized = _optimized(copy.deepcopy(model).eval())
+    return cast(ModelT, optimized.to(memory_format=torch.channels_last))  # type: ignore[call-overload]

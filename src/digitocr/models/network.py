@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
@@ -37,9 +38,9 @@ def architecture_name(model: nn.Module) -> str:
 
 def build_model(architecture: str, num_classes: int, **options: Any) -> Recognizer:
     """A fresh network of the named architecture; `options` are its constructor arguments."""
-    cls = architecture_class(architecture)
+    factory: Callable[..., Recognizer] = architecture_class(architecture)  # each class has its own options
     try:
-        return cls(num_classes=num_classes, **options)
+        return factory(num_classes=num_classes, **options)
     except TypeError as error:
         raise UserError(f"bad options for architecture {architecture!r}: {error}") from None
 

@@ -36,8 +36,8 @@ def check_model_dir(folder: Path) -> None:
     for name in (*FILES, CHECKSUMS_FILE):
         if not (folder / name).is_file():
             raise UserError(f"the shipped general model is incomplete: {folder / name} is missing; {REINSTALL_HINT}")
-    expected = dict(reversed(line.split(maxsplit=1)) for line in sums.read_text(encoding="utf-8").splitlines()
-                    if line.strip())
+    expected = {name: digest for digest, name in (line.split(maxsplit=1) for line in
+                                                  sums.read_text(encoding="utf-8").splitlines() if line.strip())}
     for name in FILES:
         if expected.get(name) != _digest(folder / name):
             raise UserError(f"the shipped general model is damaged: {folder / name} does not match its checksum "

@@ -30,9 +30,9 @@ def jpeg_degrade(image: np.ndarray, quality: int) -> np.ndarray:
     color = image.ndim == 3
     _, encoded = cv2.imencode(".jpg", image[:, :, ::-1] if color else image,  # OpenCV codecs use BGR
                               [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if color:
-        return np.ascontiguousarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1])
-    return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE)
+    assert decoded is not None  # a JPEG just encoded in memory
+    return np.ascontiguousarray(decoded[:, :, ::-1]) if color else decoded
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

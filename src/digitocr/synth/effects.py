@@ -171,7 +171,7 @@ def subpixel(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     shift = np.float32(1 / 3 if rng.random() < 0.5 else -1 / 3)
 
     def moved(dx: np.float32) -> np.ndarray:
-        matrix = np.float32([[1, 0, dx], [0, 1, 0]])
+        matrix = np.array([[1, 0, dx], [0, 1, 0]], np.float32)
         return cv2.warpAffine(alpha, matrix, (alpha.shape[1], alpha.shape[0]), flags=cv2.INTER_LINEAR)
 
     return np.stack([moved(-shift), alpha, moved(shift)], axis=2)

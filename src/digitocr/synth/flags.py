@@ -28,7 +28,7 @@ def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
     """TRDG's flags (same short and long names) plus readable long names and our own options.
     Only options given end up in the namespace, so a --config file supplies the rest."""
 
-    def group(title: str) -> Callable[..., None]:
+    def group(title: str) -> Callable[..., object]:
         section = parser.add_argument_group(title)
         return lambda *flags, **kwargs: section.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
 

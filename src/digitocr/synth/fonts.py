@@ -149,7 +149,7 @@ class FontFile:
         return {"path": self.path, "name": self.name, "weight_range": self.weight_range}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"], state["name"], state["weight_range"])
+        FontFile.__init__(self, state["path"], state["name"], state["weight_range"])
 
     def missing(self, chars: str) -> set[str]:
         """Characters drawn as the font's .notdef glyph (not in its character map) or as nothing."""
@@ -160,7 +160,7 @@ class FontFile:
         self._save_new_glyphs()
         return absent
 
-    def _weight_grid(self) -> list[float | None]:
+    def _weight_grid(self) -> Sequence[float | None]:
         """Weights this font can be drawn at: a grid over its `wght` axis, or [None] for a static font."""
         if self._weights is None:
             try:
@@ -171,7 +171,7 @@ class FontFile:
             if weight_axis is None:
                 self._weights = []
             else:
-                font_low, font_high = float(weight_axis["minimum"]), float(weight_axis["maximum"])
+                font_low, font_high = float(weight_axis["minimum"] or 0), float(weight_axis["maximum"] or 0)
                 low, high = max(font_low, self.weight_range[0]), min(font_high, self.weight_range[1])
                 if low > high:  # the ranges do not overlap: the font's weight nearest to the wanted ones
                     low = high = min(max(self.weight_range[0], font_low), font_high)
@@ -189,7 +189,7 @@ class FontFile:
             if weight is not None:
                 axes = font.get_variation_axes()
                 font.set_variation_by_axes([
-                    weight if axis["name"] in (b"Weight", "Weight") else axis["default"] for axis in axes
+                    weight if axis["name"] in (b"Weight", "Weight") else float(axis["default"] or 0) for axis in axes
                 ])
             self._fonts[key] = font
         return font

@@ -12,6 +12,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -61,13 +62,15 @@ class TextImageGenerator:
     def __init__(self, config: GeneratorConfig, fonts: Sequence[GlyphSource] | None = None,
                  warn: Callable[[str], None] = _warn_through_warnings) -> None:
         self.config = config
-        self.seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+        entropy = cast(int, np.random.SeedSequence().entropy)  # an int when no entropy is given
+        self.seed = config.seed if config.seed is not None else int(entropy % 2**63)
         self._strings = _read_strings(config.strings_file) if config.strings_file else None
         chars = self.label_characters()
         self._fonts = list(fonts) if fonts is not None else resolve_fonts(list(config.fonts), chars, warn)
         if not self._fonts:
             raise UserError("no fonts to draw with")
-        self._backgrounds = BackgroundImages(config.background_dir) if config.background == "image" else None
+        self._backgrounds = (BackgroundImages(config.background_dir)
+                             if config.background == "image" and config.background_dir is not None else None)
         self._text_color = ColorRange(config.text_color)
         self._background_color = ColorRange(config.background_color) if config.background_color else None
         self._effects = parse_effects(config.effects)
@@ -208,6 +211,6 @@ class TextImageGenerator:
             pixels = 255 - pixels
         if config.threshold == "otsu":
             pixels = binarize(pixels, None)
-        elif config.threshold is not None:
+        elif isinstance(config.threshold, tuple):
             pixels = binarize(pixels, int(rng.integers(config.threshold[0], config.threshold[1] + 1)))
         return pixels

@@ -125,7 +125,7 @@ class GlyphBank:
         line_height = max(1, round(self.style.glyph_height))
         scale = height / line_height
         space_width = 0.6 * line_height
-        pieces: list[tuple[float, Glyph | None]] = []  # (x position, glyph or None for a space)
+        pieces: list[tuple[float, Glyph]] = []  # (x position, glyph); spaces only move x
         x = 0.0
         previous: str | None = None
         for char in text:
@@ -282,8 +282,8 @@ def ink_map(rgb: np.ndarray) -> InkMap:
     return InkMap(
         coverage.astype(np.float32),
         bool(ink @ luminance > background @ luminance),
-        tuple(int(v) for v in np.round(ink)),
-        tuple(int(v) for v in np.round(background)),
+        _rgb(np.round(ink)),
+        _rgb(np.round(background)),
     )
 
 
@@ -498,7 +498,12 @@ def _otsu(values: np.ndarray) -> float:
 
 
 def _median_colour(colours: list[tuple[int, int, int]]) -> tuple[int, int, int]:
-    return tuple(int(v) for v in np.median(np.array(colours), axis=0))
+    return _rgb(np.median(np.array(colours), axis=0))
+
+
+def _rgb(values: np.ndarray) -> tuple[int, int, int]:
+    red, green, blue = (int(v) for v in values)
+    return red, green, blue
 
 
 def _crop_columns_to_ink(mask: np.ndarray) -> np.ndarray:

@@ -43,8 +43,8 @@ def parse_range(value: Any, name: str, integer: bool = False) -> tuple[Any, Any]
         ends = list(value)
     elif single:
         ends = [value, value]
-    elif isinstance(value, str) and _RANGE.match(value):
-        ends = list(_RANGE.match(value).groups())
+    elif isinstance(value, str) and (match := _RANGE.match(value)):
+        ends = list(match.groups())
     else:
         raise UserError(f"{name}: expected a number or a range LOW-HIGH, got {value!r}")
     try:
@@ -140,7 +140,8 @@ class GeneratorConfig:
              "ranges need low <= high"),
             (0 <= self.light_on_dark <= 1 and 0 <= self.invert <= 1,
              "light-on-dark and invert are probabilities between 0 and 1"),
-            (self.threshold in (None, "otsu") or 0 <= self.threshold[0] <= self.threshold[1] <= 255,
+            (not isinstance(self.threshold, tuple) and self.threshold in (None, "otsu")
+             or isinstance(self.threshold, tuple) and 0 <= self.threshold[0] <= self.threshold[1] <= 255,
              f"threshold must be 'otsu' or within 0-255, got {self.threshold}"),
             (self.jpeg_quality is None or 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100,
              f"JPEG quality must be within 1-100, got {self.jpeg_quality}"),

@@ -162,7 +162,7 @@ def _shear(mask: np.ndarray, slant: float) -> np.ndarray:
         return mask
     height, width = mask.shape
     extra = int(np.ceil(slant * height))
-    matrix = np.float32([[1, -slant, slant * height], [0, 1, 0]])
+    matrix = np.array([[1, -slant, slant * height], [0, 1, 0]], np.float32)
     return cv2.warpAffine(mask, matrix, (width + extra, height), flags=cv2.INTER_LINEAR)
 
 

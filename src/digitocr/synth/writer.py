@@ -92,6 +92,7 @@ def _start_worker(config: GeneratorConfig, fonts: list[GlyphSource], output: Pat
 
 
 def _write_in_worker() -> list[Entry]:
+    assert _worker_state is not None, "_start_worker runs first in every worker"
     generator, output, work = _worker_state
     return [entry for entries in work.write(generator, output) for entry in entries]
 
