@@ -230,7 +230,7 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
         epoch_size=BATCH_SIZE * 60, batch_size=BATCH_SIZE, lr=3e-3 if start is None else CONTINUE_LR,
         seed=seed, overwrite=True, augment=Augment(probability=0.3),
         workers=1 if budget > SPAWN_WORTHWHILE_SECONDS else 0,  # starting a batch process costs seconds
-        threads=max(1, (os.cpu_count() or 2) - 1), init_from=str(start.model_dir) if start else None,
+        threads=max(1, _usable_cores() - 1), init_from=str(start.model_dir) if start else None,
     )
     report(FitProgress("train", f"training tiny for {budget:.0f} s"))
 
@@ -318,6 +318,12 @@ def _evaluate(reader: Reader, charset: Charset, holdout: Path | str | None, spli
     reports = {name: evaluate(reader, data) for name, data in sets.items()}
     pictures = {name: [np.asarray(image) for image in data.images] for name, data in sets.items()}
     return reports, pictures, evaluated_on
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (a taskset or container limit, not the machine's count)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 2
 
 
 def _network_of(model_dir: Path) -> dict[str, Any]:
