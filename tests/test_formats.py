@@ -5,7 +5,14 @@ import pytest
 
 from digitocr.charset import Charset
 from digitocr.errors import UserError
-from digitocr.formats import constrained_candidates, decode_constrained, greedy_path, parse_format
+from digitocr.formats import (
+    constrained_candidates,
+    decode_best_paths,
+    decode_constrained,
+    greedy_path,
+    parse_format,
+    text_probabilities,
+)
 
 CHARSET = Charset("0123456789.:-%")
 
@@ -79,3 +86,25 @@ def test_repeated_characters_need_a_blank_between_them():
     assert greedy_path(log_probs, CHARSET)[0] == "11"
     assert decode_constrained(log_probs, CHARSET, parse_format("re:1{2}"))[0] == "11"
     assert decode_constrained(log_probs, CHARSET, parse_format("re:1"))[0] == "1"
+
+
+def test_the_text_probability_counts_every_alignment_of_the_text():
+    # Frames torn between a digit and the blank beside it halve the best path but not the text.
+    log_probs = outputs([{"1": 0.5, "_": 0.5}, {"1": 0.98}, {"_": 0.5, "1": 0.5}, {"_": 0.98},
+                         {"5": 0.5, "_": 0.5}, {"5": 0.98}, {"5": 0.5, "_": 0.5}])
+    text, confidence, _ = greedy_path(log_probs, CHARSET)
+    exact = text_probabilities(log_probs[:, None, :], np.array([7]), [CHARSET.encode(text)], [0])[0]
+    assert text == "15" and confidence == pytest.approx(exact, rel=0.05) and confidence > 0.7
+    best_path = np.exp(log_probs.max(axis=1).sum())
+    assert best_path < 0.1
+
+
+def test_the_runner_up_is_the_nearest_different_text_and_batches_decode_alike():
+    log_probs = outputs([{"7": 0.55, "1": 0.45}, {"_": 0.99}, {"5": 0.99}, {"5": 0.99}])
+    [decoded] = decode_best_paths(log_probs[:, None, :], np.array([4]), CHARSET)
+    assert (decoded.text, decoded.alternative) == ("75", "15")
+    assert decoded.alternative_confidence == pytest.approx(0.45 / 0.55 * decoded.confidence, rel=0.05)
+    other = outputs([{"1": 0.99}, {"_": 0.99}, {"1": 0.99}, {"_": 0.99}])
+    batch = np.stack([log_probs, other], axis=1)
+    decoded_batch = decode_best_paths(batch, np.array([4, 2]), CHARSET)
+    assert decoded_batch[0] == decoded and decoded_batch[1].text == "1"  # the second item ends after 2 frames

@@ -143,21 +143,107 @@ def parse_format(spec: str) -> NumberFormat:
 
 # ---------------------------------------------------------------- decoding
 
+@dataclass(frozen=True)
+class Decoded:
+    """A best-path reading: its text, the text's probability, each character's, and the runner-up."""
+
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+    alternative: str | None = None
+    alternative_confidence: float = 0.0
+
+
+def _symbol_probabilities(probabilities: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+    """probabilities[t, b, symbols[t, b]] (symbols below 0, the frames past an item's end, give 0)."""
+    picked = np.take_along_axis(probabilities, np.maximum(symbols, 0)[:, :, None], axis=2)[:, :, 0]
+    return np.where(symbols >= 0, picked, 0.0)
+
+
+def _path_masses(probabilities: np.ndarray, path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each frame of a (T, B) path (-1 past an item's end): the probability of the symbols it may hold
+    without changing the path's text, and a (T, B, C) mask of those symbols.
+
+    A frame may hold its own symbol; a character at the edge of a run of two or more may also be the blank or
+    the differing neighbour; a blank may be a neighbouring character (unless it is the only blank between two
+    equal characters). The product of these masses over the frames is the text's probability up to paths
+    that change two neighbouring frames at once: the best path alone undercounts it by far whenever a frame
+    is torn between a digit and the blank beside it."""
+    steps, batch, classes = probabilities.shape
+    none = np.full((1, batch), -1)
+    previous = np.concatenate((none, path[:-1]), axis=0)
+    following = np.concatenate((path[1:], none), axis=0)
+    edge = (path > 0) & ((previous == path) ^ (following == path))
+    other = np.where(previous == path, following, previous)
+    blank_may_switch = (path == BLANK) & ~((previous == following) & (previous > 0))
+    allowed = np.zeros((steps, batch, classes), dtype=bool)
+    np.put_along_axis(allowed, np.maximum(path, 0)[:, :, None], (path >= 0)[:, :, None], axis=2)
+    allowed[:, :, BLANK] |= edge
+    for neighbour, may in ((other, edge & (other > 0)), (previous, blank_may_switch & (previous > 0)),
+                           (following, blank_may_switch & (following > 0))):
+        rows, cols = np.nonzero(may)
+        allowed[rows, cols, neighbour[rows, cols]] = True
+    masses = np.where(path >= 0, (probabilities * allowed).sum(axis=2), 1.0)
+    return np.minimum(masses, 1.0), allowed
+
+
+def decode_best_paths(log_probs: np.ndarray, lengths: np.ndarray, charset: Charset) -> list[Decoded]:
+    """Best-path decoding of a (T, B, C) batch, all items at once: each item's text, the text's probability
+    (see `_path_masses`), each character's probability (the highest of the frames that emit it), and the
+    runner-up: the best path with its least certain frame switched to that frame's second choice, among the
+    frames where the switch changes the text."""
+    steps, batch, _ = log_probs.shape
+    probabilities = np.exp(log_probs)
+    inside = np.arange(steps)[:, None] < np.asarray(lengths)[None, :]
+    best = np.where(inside, probabilities.argmax(axis=2), -1)
+    masses, allowed = _path_masses(probabilities, best)
+    confidences = masses.prod(axis=0)
+    # the runner-up: the likeliest symbol outside each frame's allowed set, at the frame where it comes closest
+    rivals = np.where(allowed, -1.0, probabilities)
+    second = rivals.argmax(axis=2)
+    gap = np.where(inside, _symbol_probabilities(probabilities, best) - rivals.max(axis=2), np.inf)
+    frame = gap.argmin(axis=0)
+    has_alternative = np.isfinite(gap[frame, np.arange(batch)]) & (gap[frame, np.arange(batch)] < 1.0)
+    alternative_path = best.copy()
+    alternative_path[frame, np.arange(batch)] = np.where(has_alternative, second[frame, np.arange(batch)],
+                                                         best[frame, np.arange(batch)])
+    alternative_confidences = _path_masses(probabilities, alternative_path)[0].prod(axis=0)
+    frame_probabilities = _symbol_probabilities(probabilities, best).T.tolist()
+    paths, alternative_paths = best.T.tolist(), alternative_path.T.tolist()
+    decoded = []
+    for item in range(batch):
+        text, char_confidences = _collapse(paths[item], frame_probabilities[item], charset)
+        alternative = (_collapse(alternative_paths[item], frame_probabilities[item], charset)[0]
+                       if has_alternative[item] else None)
+        decoded.append(Decoded(text, float(confidences[item]), char_confidences, alternative,
+                               float(alternative_confidences[item]) if alternative is not None else 0.0))
+    return decoded
+
+
+def _collapse(path: list[int], frame_probabilities: list[float], charset: Charset
+              ) -> tuple[str, tuple[float, ...]]:
+    """CTC's collapse of a path (repeats merged, blanks dropped; -1 ends it), with each character's highest
+    frame probability."""
+    chars: list[str] = []
+    confidences: list[float] = []
+    previous = BLANK
+    for symbol, probability in zip(path, frame_probabilities):
+        if symbol < 0:
+            break
+        if symbol != BLANK:
+            if symbol != previous:
+                chars.append(charset.chars[symbol - 1])
+                confidences.append(probability)
+            elif probability > confidences[-1]:
+                confidences[-1] = probability
+        previous = symbol
+    return "".join(chars), tuple(confidences)
+
+
 def greedy_path(log_probs: np.ndarray, charset: Charset) -> tuple[str, float, list[float]]:
-    """Best-path decoding of one (T, C) output: text, path probability, and each character's probability
-    (the highest of the frames that emit it)."""
-    best = log_probs.argmax(axis=1)
-    frame_log_probs = log_probs[np.arange(len(best)), best]
-    keep = (best != BLANK) & np.concatenate(([True], best[1:] != best[:-1]))
-    starts = np.flatnonzero(keep)
-    text = "".join(charset.chars[c - 1] for c in best[starts].tolist())
-    char_confidences = []
-    for start in starts.tolist():
-        stop = start + 1
-        while stop < len(best) and best[stop] == best[start]:
-            stop += 1
-        char_confidences.append(float(np.exp(frame_log_probs[start:stop].max())))
-    return text, float(np.exp(frame_log_probs.sum())), char_confidences
+    """Best-path decoding of one (T, C) output: text, its probability, and each character's probability."""
+    decoded = decode_best_paths(log_probs[:, None, :], np.array([len(log_probs)]), charset)[0]
+    return decoded.text, decoded.confidence, list(decoded.char_confidences)
 
 
 @dataclass
@@ -225,13 +311,18 @@ def constrained_candidates(log_probs: np.ndarray, charset: Charset, fmt: NumberF
 
 def decode_constrained(log_probs: np.ndarray, charset: Charset, fmt: NumberFormat
                        ) -> tuple[str, float, list[float]]:
-    """The most probable path of a (T, C) output whose text fits `fmt`: (text, path probability, character
-    probabilities). The greedy path when it fits (it is then the best); ("", 0.0, []) when nothing fits."""
+    """The most probable path of a (T, C) output whose text fits `fmt`: (text, the text's probability,
+    character probabilities). The greedy path when it fits (it is then the best); ("", 0.0, []) when nothing
+    fits."""
     greedy = greedy_path(log_probs, charset)
     if fmt.fits(greedy[0]):
         return greedy
     candidates = constrained_candidates(log_probs, charset, fmt)
-    return candidates[0] if candidates else ("", 0.0, [])
+    if not candidates:
+        return "", 0.0, []
+    text, _, char_confidences = candidates[0]
+    probability = text_probabilities(log_probs[:, None, :], np.array([len(log_probs)]), [charset.encode(text)], [0])
+    return text, float(probability[0]), char_confidences
 
 
 def text_probabilities(log_probs: np.ndarray, lengths: np.ndarray, targets: list[list[int]],

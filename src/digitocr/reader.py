@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,9 +21,10 @@ import numpy as np
 from digitocr.charset import Charset
 from digitocr.errors import UserError
 from digitocr.formats import (
+    Decoded,
     NumberFormat,
     constrained_candidates,
-    greedy_path,
+    decode_best_paths,
     parse_format,
     text_probabilities,
 )
@@ -35,7 +36,6 @@ Box = tuple[int, int, int, int]
 BACKENDS = ("auto", "onnx", "torch")
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 WEIGHTS_FILE = "model.safetensors"  # as digitocr.modelio writes it (that module imports torch)
-_ALTERNATIVE_FRAMES = 3  # how many of the least certain frames are tried for a runner-up
 
 
 @dataclass(frozen=True)
@@ -312,21 +312,16 @@ def decode_readings(log_probs: np.ndarray, lengths: np.ndarray, charset: Charset
                     ) -> list[Reading]:
     """A (T, B, C) batch of network outputs -> one checked Reading per item.
 
-    The text is the best path (or, when that does not fit the item's format, the best path that does); its
-    confidence is the probability of the text itself, summed over all its paths, as is the runner-up's."""
-    drafts = [_draft(log_probs[: lengths[i], i], charset, checks[i]) for i in range(log_probs.shape[1])]
-    targets, columns = [], []
-    for i, draft in enumerate(drafts):
-        for text in (draft.text, draft.alternative):
-            if text is not None:
-                targets.append(charset.encode(text))
-                columns.append(i)
-    probabilities = iter(text_probabilities(log_probs, lengths, targets, columns).tolist())
+    The text is the best path or, when that does not fit the item's format, the most probable path that
+    does; the confidence is the probability of the text (not of one path), and so is the runner-up's."""
     readings = []
-    for draft, item_checks in zip(drafts, checks):
-        confidence = next(probabilities)
-        alternative_confidence = next(probabilities) if draft.alternative is not None else 0.0
-        readings.append(_checked(draft, confidence, alternative_confidence, item_checks))
+    for item, decoded in enumerate(decode_best_paths(log_probs, lengths, charset)):
+        fmt = checks[item].format
+        if fmt is not None and not fmt.fits(decoded.text):
+            decoded = _constrained(log_probs[: lengths[item], item], charset, fmt) or decoded
+        elif fmt is not None and decoded.alternative is not None and not fmt.fits(decoded.alternative):
+            decoded = replace(decoded, alternative=None, alternative_confidence=0.0)
+        readings.append(_checked(decoded, checks[item]))
     return readings
 
 
@@ -335,33 +330,25 @@ def decode_reading(log_probs: np.ndarray, charset: Charset, checks: Checks) -> R
     return decode_readings(log_probs[:, None, :], np.array([len(log_probs)]), charset, [checks])[0]
 
 
-@dataclass(frozen=True)
-class _Draft:
-    text: str
-    char_confidences: tuple[float, ...]
-    alternative: str | None
-    fits: bool  # False: nothing fits the format, and `text` is the unconstrained best path
-
-
-def _draft(log_probs: np.ndarray, charset: Charset, checks: Checks) -> _Draft:
-    """The text (fitting the format when one can), its characters' confidences, and the runner-up."""
-    fmt = checks.format
-    text, _, char_confidences = greedy_path(log_probs, charset)
-    if fmt is None or fmt.fits(text):
-        return _Draft(text, tuple(char_confidences), _runner_up(log_probs, charset, text, fmt), True)
-    candidates = constrained_candidates(log_probs, charset, fmt)
+def _constrained(log_probs: np.ndarray, charset: Charset, fmt: NumberFormat) -> Decoded | None:
+    """The two most probable texts that fit `fmt` (None when none does), with their probabilities."""
+    candidates = constrained_candidates(log_probs, charset, fmt)[:2]
     if not candidates:
-        return _Draft(text, tuple(char_confidences), None, False)
-    return _Draft(candidates[0][0], tuple(candidates[0][2]), candidates[1][0] if len(candidates) > 1 else None,
-                  True)
+        return None
+    texts = [text for text, _, _ in candidates]
+    probabilities = text_probabilities(log_probs[:, None, :], np.array([len(log_probs)]),
+                                       [charset.encode(text) for text in texts], [0] * len(texts)).tolist()
+    return Decoded(texts[0], probabilities[0], tuple(candidates[0][2]), texts[1] if len(texts) > 1 else None,
+                   probabilities[1] if len(texts) > 1 else 0.0)
 
 
-def _checked(draft: _Draft, confidence: float, alternative_confidence: float, checks: Checks) -> Reading:
+def _checked(decoded: Decoded, checks: Checks) -> Reading:
     """The Reading with its value parsed and its status decided: format, then range, then confidence."""
-    fmt, text = checks.format, draft.text
+    fmt, text, confidence = checks.format, decoded.text, decoded.confidence
     status, reason = "ok", ""
-    value = (fmt.parse(text) if fmt is not None else _plain_number(text)) if draft.fits else None
-    if not draft.fits and fmt is not None:
+    fits = fmt is None or fmt.fits(text)
+    value = (fmt.parse(text) if fmt is not None else _plain_number(text)) if fits else None
+    if not fits and fmt is not None:
         status, reason = "out_of_format", f"no reading fits the format {fmt.name!r} (the likeliest is {text!r})"
     elif checks.value_range is not None:
         low, high = checks.value_range
@@ -371,8 +358,8 @@ def _checked(draft: _Draft, confidence: float, alternative_confidence: float, ch
             status, reason = "out_of_range", f"{value} is outside [{_show(low)}, {_show(high)}]"
     if status == "ok" and confidence < checks.min_confidence:
         status, reason = "low_confidence", f"confidence {confidence:.3f} is below {checks.min_confidence}"
-    return Reading(text, confidence, value, draft.char_confidences, draft.alternative, alternative_confidence,
-                   status, reason)
+    return Reading(text, confidence, value, decoded.char_confidences, decoded.alternative,
+                   decoded.alternative_confidence, status, reason)
 
 
 def _show(number: float) -> str:
@@ -389,26 +376,6 @@ def _plain_number(text: str) -> int | float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
-
-
-def _runner_up(log_probs: np.ndarray, charset: Charset, text: str, fmt: NumberFormat | None) -> str | None:
-    """The best path with one of its least certain frames switched to that frame's second choice, when that
-    changes the text (and the text still fits the format): the reading the network nearly gave."""
-    if len(log_probs) == 0:
-        return None
-    top_two = np.partition(log_probs, -2, axis=1)[:, -2:]
-    margins = top_two[:, 1] - top_two[:, 0]
-    best = log_probs.argmax(axis=1)
-    for frame in np.argsort(margins)[:_ALTERNATIVE_FRAMES].tolist():
-        path = best.copy()
-        scores = log_probs[frame].copy()
-        scores[best[frame]] = -np.inf
-        path[frame] = int(scores.argmax())
-        keep = (path != 0) & np.concatenate(([True], path[1:] != path[:-1]))
-        other = "".join(charset.chars[c - 1] for c in path[keep].tolist())
-        if other != text and (fmt is None or fmt.fits(other)):
-            return other
-    return None
 
 
 def parse_box(text: str) -> Box:
