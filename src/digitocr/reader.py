@@ -30,11 +30,11 @@ from digitocr.formats import (
 )
 from digitocr.images import ImageSource, open_image
 from digitocr.preprocess import BACKGROUND, Preprocess
+from digitocr.pretrained import default_model_dir
 from digitocr.profile import Profile, Region, crop_regions
 
 Box = tuple[int, int, int, int]
 BACKENDS = ("auto", "onnx", "torch")
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 WEIGHTS_FILE = "model.safetensors"  # as digitocr.modelio writes it (that module imports torch)
 
 
@@ -147,15 +147,6 @@ def weights_digest(folder: Path) -> str:
     return hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
 
 
-def default_model_dir() -> Path:
-    """The shipped general model: `digitocr/pretrained/` itself, or its first sub-folder with a model.json."""
-    for folder in [PRETRAINED_DIR, *sorted(PRETRAINED_DIR.glob("*/"))]:
-        if (folder / "model.json").is_file():
-            return folder
-    raise UserError("no model given, and this installation ships no pretrained model: pass a model folder "
-                    "(e.g. one `digitocr fit` made)")
-
-
 class Reader:
     """Reads crops (or the regions of a screen) with a model folder.
 
@@ -170,7 +161,7 @@ class Reader:
                  value_range: tuple[float, float] | None = None, min_confidence: float = 0.5) -> None:
         if backend not in BACKENDS:
             raise UserError(f"backend is one of {', '.join(BACKENDS)}, got {backend!r}")
-        self.model_dir = Path(model) if model is not None else default_model_dir()
+        self.model_dir = Path(model) if model is not None else default_model_dir()  # the shipped general model
         self.meta = _read_meta(self.model_dir)
         self.charset = Charset(self.meta["charset"])
         self.preprocess = Preprocess.from_mapping(self.meta["preprocess"])
