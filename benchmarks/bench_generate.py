@@ -99,6 +99,8 @@ def compare(args: argparse.Namespace, trdg_python: str | None) -> None:
                 runs.append((theirs[name], [trdg_python, "-m", "trdg.run", *their_flags.split(), *common], rate))
             for rates, command, measure in runs if repeat % 2 == 0 else runs[::-1]:
                 rates.append(measure(command, args.count))
+                print(f"{name}\t{'trdg' if rates is theirs[name] else measure.__name__}\t{rates[-1]:.1f}",
+                      file=sys.stderr, flush=True)  # each run as it ends, for long runs on a busy machine
         print(f"round {repeat + 1}/{args.repeats} done", file=sys.stderr, flush=True)
     print(f"images/s, median (lowest-highest) of {args.repeats} interleaved runs, -c {args.count} "
           f"-t {args.workers}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}; -ft is {family.primary.name}\n")
