@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import functools
 import os
-import queue
 import re
 import sys
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -134,40 +132,6 @@ def paced_frames(source: FrameSource, *, interval: float | None = None, count: i
             return
         given += 1
         yield frame
-
-
-def prefetched(frames: Iterator[Frame], depth: int = 8) -> Iterator[Frame]:
-    """`frames`, produced by a background thread up to `depth` ahead: decoding a video (OpenCV releases the GIL)
-    then overlaps with reading the previous frames on another core. Errors reach the consumer in order; a
-    consumer that stops early stops the producer."""
-    pending: queue.Queue[Frame | Exception | None] = queue.Queue(depth)
-    finished = threading.Event()
-
-    def produce() -> None:
-        try:
-            for frame in frames:
-                while not finished.is_set():
-                    try:
-                        pending.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if finished.is_set():
-                    return
-            pending.put(None)
-        except Exception as error:  # noqa: BLE001 (handed to the consumer, which raises it)
-            pending.put(error)
-
-    producer = threading.Thread(target=produce, name="frame-prefetch", daemon=True)
-    producer.start()
-    try:
-        while (item := pending.get()) is not None:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        finished.set()
-        producer.join()
 
 
 def open_source(spec: str, *, window_index: int | None = None, every: int | None = None,

@@ -28,7 +28,7 @@ import numpy as np
 from digitocr.capture import frame_stamp, unused_path
 from digitocr.errors import UserError
 from digitocr.files import atomic_path
-from digitocr.frames import Frame, FrameSource, paced_frames, prefetched
+from digitocr.frames import Frame, FrameSource, paced_frames
 from digitocr.images import save_image
 from digitocr.labels import labelled_name
 from digitocr.profile import Profile, Region
@@ -219,7 +219,8 @@ class Watcher:
     def run(self, source: FrameSource, batch: int = 32, **pacing: Any
             ) -> Iterator[tuple[WatchRow, dict[str, np.ndarray]]]:
         """`steps` over the frames of `source` (pacing: interval, count, duration, on_unavailable, stop): a live
-        source frame by frame; a recorded one decoded ahead on another thread and read `batch` frames at a time."""
+        source frame by frame; a recorded one `batch` frames at a time, each region's changed crops read in one batch
+        (decoding ahead on another thread was tried: on two busy cores it cost more than it overlapped)."""
         if self.tolerance is None:
             self.tolerance = 0 if source.live else RECORDED_TOLERANCE
         frames = paced_frames(source, **pacing)
@@ -228,7 +229,7 @@ class Watcher:
                 yield self.step(frame)
             return
         chunk: list[Frame] = []
-        for frame in prefetched(frames):
+        for frame in frames:
             chunk.append(frame)
             if len(chunk) == batch:
                 yield from self.steps(chunk)
