@@ -34,6 +34,7 @@ from digitocr.client import AsyncClient, Client, ServerError
 from digitocr.errors import UserError
 from digitocr.images import encode_image
 from digitocr.reader import Reader
+from digitocr.serve.batching import Batcher
 from digitocr.serve.config import Limits, ServeConfig
 from digitocr.serve.engine import Engine, Job
 from digitocr.serve.limits import Refusal, ungzip
@@ -387,6 +388,7 @@ def test_token_is_required_except_for_health(reader: Reader) -> None:
     (["--token", "short"], "at least 8"),
     (["--timeout", "0"], "timeout must be positive"),
     (["--profile", "/no/such/profile.toml"], "cannot read profile"),
+    (["--batch-wait-ms", "5000"], "between 0 and 1000"),
 ])
 def test_unsafe_or_broken_settings_are_refused_before_listening(arguments: list[str], message: str,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
@@ -412,6 +414,30 @@ def test_workers_share_the_port(reader: Reader) -> None:
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     return Engine(ServeConfig(limits=Limits(max_inflated=2**20, max_pixels=2**20)))
+
+
+def test_batcher_reads_what_arrives_together_as_one_batch() -> None:
+    seen: list[list[int]] = []
+
+    def run(jobs: list[int]) -> list[object]:
+        seen.append(list(jobs))
+        return [ValueError("odd") if job % 2 else job * 10 for job in jobs]
+
+    async def scenario(max_wait: float) -> list[object]:
+        batcher = Batcher(run, max_batch=8, max_wait=max_wait)
+        batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.read(job) for job in range(12)), return_exceptions=True)
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(scenario(0.05))
+    assert [r if isinstance(r, int) else "odd" for r in results] == [
+        j * 10 if j % 2 == 0 else "odd" for j in range(12)]  # each job its own result or error, in order
+    assert [len(batch) for batch in seen] == [8, 4]  # max_batch, then the rest
+    seen.clear()
+    asyncio.run(scenario(0.0))
+    assert sum(len(batch) for batch in seen) == 12
 
 
 def test_ungzip_stops_inflating_at_the_limit() -> None:

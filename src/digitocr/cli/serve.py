@@ -35,7 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without a token")
     parser.add_argument("--backend", default=defaults.backend, help="reader backend: auto, onnx or torch")
     parser.add_argument("--threads", type=int, default=defaults.threads, help="inference threads per worker")
-    parser.add_argument("--max-batch", type=int, default=defaults.max_batch, help="most crops read at once")
+    parser.add_argument("--max-batch", type=int, default=defaults.max_batch, help="most requests read at once")
+    parser.add_argument("--batch-wait-ms", type=float, default=defaults.batch_wait * 1000,
+                        help="wait this long for more requests before reading a small batch (default 0: "
+                             "batches form while the network is busy, a lone request is read at once)")
     parser.add_argument("--max-body", type=size, default=limits.max_body, help="largest request (default 10MiB)")
     parser.add_argument("--max-inflated", type=size, default=limits.max_inflated,
                         help="largest a gzip'd image may inflate to (default 32MiB)")
@@ -51,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = ServeConfig(model=args.model, profiles=tuple(args.profile), host=args.host, port=args.port,
                          workers=args.workers, token=args.token, insecure=args.insecure, backend=args.backend,
-                         threads=args.threads, max_batch=args.max_batch, access_log=args.access_log,
+                         threads=args.threads, max_batch=args.max_batch, batch_wait=args.batch_wait_ms / 1000,
+                         access_log=args.access_log,
                          limits=Limits(max_body=args.max_body, max_inflated=args.max_inflated,
                                        max_pixels=args.max_pixels, timeout=args.timeout,
                                        max_connections=args.max_connections))

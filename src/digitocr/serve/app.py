@@ -86,7 +86,7 @@ def create_app(engine: Engine) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         nonlocal batcher
-        batcher = Batcher(engine.run, max_batch=config.max_batch)
+        batcher = Batcher(engine.run, max_batch=config.max_batch, max_wait=config.batch_wait)
         batcher.start()
         yield
         await batcher.stop()

@@ -42,6 +42,7 @@ class ServeConfig:
     backend: str = "auto"
     threads: int | None = 1  # inference threads per worker: the event loop needs the other core
     max_batch: int = 64
+    batch_wait: float = 0.0  # seconds to wait for company before reading a small batch
     access_log: bool = False
     limits: Limits = field(default_factory=Limits)
 
@@ -56,6 +57,8 @@ class ServeConfig:
             raise UserError(f"serve: port {self.port} is not between 0 and 65535")
         if self.workers < 1 or self.max_batch < 1:
             raise UserError("serve: --workers and --max-batch must be at least 1")
+        if not 0 <= self.batch_wait <= 1:
+            raise UserError(f"serve: --batch-wait-ms is between 0 and 1000, got {self.batch_wait * 1000:g}")
         self.limits.check()
 
     def to_environment(self) -> str:
