@@ -16,8 +16,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Self
 
+import cv2
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 FIELD_SIZE = (120, 32)                   # every number field, in pixels
@@ -203,3 +206,25 @@ def _run_window(title: str, geometry: str) -> None:
 
 if __name__ == "__main__":
     _run_window(sys.argv[1], sys.argv[2])
+
+
+def wait_until(condition, timeout: float = 5.0):
+    """The window manager acts asynchronously: poll until `condition()` returns something true."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return result
+
+
+def write_video(path: Path, texts: list[str], fps: float = 10.0, size=(320, 120)) -> Path:
+    """A video whose frame i shows texts[i] in the 'speed' field (MJPG keeps it near exact)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    assert writer.isOpened()
+    for text in texts:
+        frame = np.full((size[1], size[0], 3), 208, np.uint8)
+        x, y = FIELDS["speed"]
+        frame[y:y + FIELD_SIZE[1], x:x + FIELD_SIZE[0]] = np.asarray(field_image(text))[:, :, ::-1]
+        writer.write(frame)
+    writer.release()
+    return path

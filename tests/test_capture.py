@@ -10,8 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from desktop import NumberWindow, field_image, profile_toml
-from test_frames import display, wait_until, write_video  # noqa: F401  (display is a fixture)
+from desktop import NumberWindow, field_image, profile_toml, wait_until, write_video
 
 from digitocr.capture import capture, frame_stamp
 from digitocr.cli import main
@@ -22,7 +21,7 @@ from digitocr.profile import load_profile
 STAMP = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}"
 
 
-def test_window_regions_saved_with_timestamps_and_deduped(display, tmp_path):  # noqa: F811
+def test_window_regions_saved_with_timestamps_and_deduped(display, tmp_path):
     (tmp_path / "window.toml").write_text(profile_toml())
     profile = load_profile(tmp_path / "window.toml")
     with NumberWindow(display, "Capture test") as window, WindowSource("capture test") as source:
@@ -54,7 +53,7 @@ def test_video_frames_named_by_the_video_clock_and_never_overwritten(tmp_path):
     assert len(list((tmp_path / "cli").iterdir())) == 10
 
 
-def test_bad_input_is_one_line(tmp_path, capsys, display):  # noqa: F811
+def test_bad_input_is_one_line(tmp_path, capsys, display):
     video = write_video(tmp_path / "clip.avi", ["1", "2"], fps=10.0)
     (tmp_path / "far.toml").write_text('[regions.speed]\nbox = [300, 100, 400, 140]\n')
     cases = [
@@ -74,7 +73,7 @@ def test_bad_input_is_one_line(tmp_path, capsys, display):  # noqa: F811
     assert "expected a whole number above 0" in capsys.readouterr().err
 
 
-def test_ctrl_c_ends_a_capture_with_complete_files(display, tmp_path):  # noqa: F811
+def test_ctrl_c_ends_a_capture_with_complete_files(display, tmp_path):
     with NumberWindow(display, "Interrupt test") as window:
         window.show(speed="5")
         command = [sys.executable, "-m", "digitocr", "capture", "window:Interrupt test", "--interval", "0.05",

@@ -4,7 +4,7 @@ import json
 
 import pytest
 from digit_images import random_labels, write_folder
-from test_modelio import saved_model
+from model_folders import saved_model
 
 from digitocr.cli import main
 

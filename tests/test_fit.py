@@ -7,15 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from glyph_crops import TEXTS, crop_of, font_crops
 from PIL import Image, ImageFilter
-from test_glyphs import TEXTS, crop_of, font_crops
+from real_data import REAL
 
 from digitocr.cli import main
 from digitocr.errors import UserError
 from digitocr.fit import fit
 from digitocr.synth.fonts import heldout_fonts
-
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 
 
 def write_crops(folder: Path, crops) -> Path:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from desktop import FIELD_SIZE, FIELDS, NumberWindow, field_image, virtual_desktop
+from desktop import FIELD_SIZE, FIELDS, NumberWindow, field_image, wait_until, write_video
 
 from digitocr.errors import UserError
 from digitocr.frames import (
@@ -24,46 +21,9 @@ from digitocr.frames import (
 )
 
 
-@pytest.fixture(scope="module")
-def display():
-    """A virtual desktop with a window manager; DISPLAY points at it for the module's tests."""
-    before = os.environ.get("DISPLAY")
-    with virtual_desktop() as name:
-        os.environ["DISPLAY"] = name
-        try:
-            yield name
-        finally:
-            if before is None:
-                os.environ.pop("DISPLAY", None)
-            else:
-                os.environ["DISPLAY"] = before
-
-
-def wait_until(condition, timeout: float = 5.0):
-    """The window manager acts asynchronously: poll until `condition()` returns something true."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return result
-
-
 def field(pixels: np.ndarray, name: str) -> np.ndarray:
     x, y = FIELDS[name]
     return pixels[y:y + FIELD_SIZE[1], x:x + FIELD_SIZE[0]]
-
-
-def write_video(path: Path, texts: list[str], fps: float = 10.0, size=(320, 120)) -> Path:
-    """A video whose frame i shows texts[i] in the 'speed' field (MJPG keeps it near exact)."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
-    assert writer.isOpened()
-    for text in texts:
-        frame = np.full((size[1], size[0], 3), 208, np.uint8)
-        x, y = FIELDS["speed"]
-        frame[y:y + FIELD_SIZE[1], x:x + FIELD_SIZE[0]] = np.asarray(field_image(text))[:, :, ::-1]
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 def test_window_by_title_is_captured_pixel_exact_followed_and_reported(display):

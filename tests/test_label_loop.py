@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_refine import SCREENS, SEED_RATIOS, seed_fit  # noqa: F401 - the session's fitted model
+from real_data import SCREENS, SEED_RATIOS
 
 from digitocr.cli import main
 from digitocr.errors import UserError
@@ -31,7 +31,7 @@ def new_crops(folder: Path, work: Path) -> Path:
 
 @pytest.mark.slow
 def test_fit_resumed_with_ten_new_crops_reports_before_and_after_within_a_minute(
-        tmp_path: Path, seed_fit: Path, capsys) -> None:  # noqa: F811
+        tmp_path: Path, seed_fit: Path, capsys) -> None:
     new = new_crops(tmp_path / "new", tmp_path / "work")
     started = time.monotonic()
     assert main(["fit", str(new), "-o", str(tmp_path / "run2"), "--resume", str(seed_fit)]) == 0

@@ -15,8 +15,6 @@ from digitocr.mapping import Mapped, field_default, from_mapping, to_mapping
 from digitocr.preprocess import Preprocess
 from digitocr.train_config import TrainConfig
 
-FIXTURE = Path(__file__).parent / "fixtures" / "model-0.1.0"
-
 
 @dataclass
 class Inner:
@@ -66,8 +64,8 @@ def test_train_config_round_trip_with_typed_data() -> None:
     assert TrainConfig(Path("r"), data=spec.to_mapping()).data == spec  # the mapping form still works
 
 
-def test_release_0_1_0_training_configuration_still_reads() -> None:
-    training = json.loads((FIXTURE / "model.json").read_text(encoding="utf-8"))["training"]
+def test_release_0_1_0_training_configuration_still_reads(release_model_dir: Path) -> None:
+    training = json.loads((release_model_dir / "model.json").read_text(encoding="utf-8"))["training"]
     config = from_mapping(TrainConfig, training)
     assert config.data.synthetic == [("--label-length 1-3", 1.0)] and config.steps == 3
     assert to_mapping(config.preprocess) == training["preprocess"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_glyphs import font_crops, regular
+from glyph_crops import font_crops, regular
 
 from digitocr.synth.fonts import default_fonts
 from digitocr.synth.glyphs import build_bank

@@ -1,21 +1,12 @@
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from model_folders import saved_model
 
 from digitocr.errors import UserError
-from digitocr.modelio import load_model, save_model
-from digitocr.models import build_model
+from digitocr.modelio import load_model
 from digitocr.preprocess import Preprocess
-
-
-def saved_model(folder, charset="0123456789"):
-    torch.manual_seed(0)
-    model = build_model("tiny", len(charset) + 1).eval()
-    save_model(folder, model, {"charset": charset, "preprocess": Preprocess(binarize=True).to_mapping(),
-                               "metrics": {"val_wa": 0.5}})
-    return model
 
 
 def test_round_trip_keeps_weights_and_metadata(tmp_path):
@@ -57,14 +48,13 @@ def test_a_corrupt_weights_file_is_refused_not_unpickled(tmp_path):
         load_model(tmp_path / "model")
 
 
-def test_model_folders_of_release_0_1_0_still_load():
-    """tests/fixtures/model-0.1.0 was written by release 0.1.0 (`digitocr train --steps 3`): it must keep
-    loading, and give the same outputs, whatever the configuration and model code become."""
+def test_model_folders_of_release_0_1_0_still_load(release_model_dir):
+    """The folder was written by release 0.1.0 (`digitocr train --steps 3`): it must keep loading, and give
+    the same outputs, whatever the configuration and model code become."""
     import numpy as np
 
-    folder = Path(__file__).parent / "fixtures" / "model-0.1.0"
-    expected = np.load(folder / "expected.npz")
-    loaded = load_model(folder)
+    expected = np.load(release_model_dir / "expected.npz")
+    loaded = load_model(release_model_dir)
     assert loaded.charset.chars == "0123456789" and loaded.preprocess == Preprocess()
     with torch.inference_mode():
         log_probs = loaded.model(torch.from_numpy(expected["images"])).numpy()

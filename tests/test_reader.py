@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from digit_images import draw_digits
+from model_folders import saved_model
 from PIL import Image
-from test_modelio import saved_model
 
 from digitocr.charset import Charset
 from digitocr.data import DataSpec, load_labelled, prepare_data

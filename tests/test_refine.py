@@ -10,28 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from digit_images import draw_digits
+from real_data import SCREENS, SEED_RATIOS
 
 from digitocr.cli import main
 from digitocr.errors import UserError
 from digitocr.images import open_image
-
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
-SCREENS = REAL / "seed-screens"
-SEED_RATIOS = "81/1280,220/720,125/1280,236/720"  # the seed's crop of a 1280x720 window
-
-
-@pytest.fixture(scope="session")
-def seed_fit(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model fitted on the six refined seed crops (80 s), shared by the tests that need one reading the
-    game; kept under the session's base folder so every module that asks gets the same run."""
-    if not (REAL / "seed-refined").is_dir():
-        pytest.skip(f"{REAL} is absent")
-    from digitocr.fit import fit
-
-    run = tmp_path_factory.getbasetemp() / "seed-fit"
-    if not (run / "fit.json").is_file():
-        fit(REAL / "seed-refined", run, time_limit=80, holdout=REAL / "seed-raw", seed=0)
-    return run
 
 
 def screenshot(path: Path, text: str = "151") -> Path:

@@ -16,8 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from desktop import FIELD_SIZE, FIELDS, NumberWindow, field_image, profile_toml
-from test_frames import display, wait_until  # noqa: F401  (display is a fixture)
+from desktop import FIELD_SIZE, FIELDS, NumberWindow, field_image, profile_toml, wait_until
 
 from digitocr.cli import main
 from digitocr.frames import VideoSource, WindowGone, WindowSource
@@ -87,7 +86,7 @@ def shown(source: WindowSource, **values: str) -> bool:
                for name, text in values.items() for x, y in [FIELDS[name]])
 
 
-def test_watcher_reads_the_window_rereads_only_changes_and_follows_it(display, profile_path):  # noqa: F811
+def test_watcher_reads_the_window_rereads_only_changes_and_follows_it(display, profile_path):
     from digitocr.watch import Watcher
 
     profile = load_profile(profile_path)
@@ -130,7 +129,7 @@ def drive(window: NumberWindow, stop: threading.Event, shown_values: list[str]) 
 
 
 @pytest.mark.slow
-def test_watch_command_streams_jsonl_csv_plot_and_doubtful_crops(display, profile_path, tmp_path):  # noqa: F811
+def test_watch_command_streams_jsonl_csv_plot_and_doubtful_crops(display, profile_path, tmp_path):
     out = tmp_path / "out"
     with NumberWindow(display, "Stream test game") as window:
         stop, shown_values = threading.Event(), []
@@ -160,7 +159,7 @@ def test_watch_command_streams_jsonl_csv_plot_and_doubtful_crops(display, profil
     assert {label_from_name(p) for p in doubtful if "_gear-" in p.name} == {"4"}
 
 
-def test_closing_or_ctrl_c_ends_a_watch_with_complete_files(display, profile_path, tmp_path):  # noqa: F811
+def test_closing_or_ctrl_c_ends_a_watch_with_complete_files(display, profile_path, tmp_path):
     command = [sys.executable, "-m", "digitocr", "watch", "window:Ending test", "--profile", str(profile_path),
                "--hz", "30", "--jsonl", "-", "--csv", str(tmp_path / "a.csv")]
     environment = {**os.environ, "DISPLAY": display}
@@ -252,7 +251,7 @@ def test_bad_watch_input_is_one_line(tmp_path, capsys):
     assert (tmp_path / "taken.csv").read_text() == "someone's data"
 
 
-def test_live_table_on_a_terminal(display, profile_path):  # noqa: F811
+def test_live_table_on_a_terminal(display, profile_path):
     import pty
 
     with NumberWindow(display, "Table test") as window:

@@ -1,0 +1,48 @@
+"""digitocr.files: every write is whole or absent, and never leaves temporary files behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digitocr.files import atomic_path, write_atomically, write_text_atomically
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith("."))
+
+
+def test_writes_replace_whole_files(tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    write_atomically(path, b"first")
+    write_atomically(path, b"second")
+    assert path.read_bytes() == b"second" and leftovers(tmp_path) == []
+    write_text_atomically(tmp_path / "new" / "deeper" / "notes.txt", "höhe\n")
+    assert (tmp_path / "new" / "deeper" / "notes.txt").read_text(encoding="utf-8") == "höhe\n"
+
+
+def test_the_hot_path_needs_the_folder_to_exist(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        write_atomically(tmp_path / "absent" / "x.bin", b"x")
+    assert not (tmp_path / "absent").exists()
+
+
+def test_a_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_path(path) as temporary:
+        temporary.write_bytes(b"half")
+        raise RuntimeError("killed mid-write")
+    assert path.read_bytes() == b"old" and leftovers(tmp_path) == []
+    with atomic_path(tmp_path / "sub" / "curves.png") as temporary:
+        assert temporary.parent == tmp_path / "sub" and temporary.suffix == ".png"
+        temporary.write_bytes(b"png")
+    assert (tmp_path / "sub" / "curves.png").read_bytes() == b"png" and leftovers(tmp_path / "sub") == []
+
+
+def test_a_write_into_a_folder_path_fails_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(OSError):
+        write_atomically(tmp_path / "taken", b"x")
+    assert leftovers(tmp_path) == [] and (tmp_path / "taken").is_dir()
