@@ -384,8 +384,10 @@ def fit_from_general(out: Path, styles: list[str], shots: int, json_path: Path |
                         shutil.copyfile(out / style / name, folder / f"{label.replace('/', '_')}_{name}")
             run_dir = Path(scratch) / style / "run"
             started = time.perf_counter()
+            charset = "0123456789" if style == "game" else CHARS
             done = subprocess.run([sys.executable, "-m", "digitocr", "fit", str(samples), "-o", str(run_dir),
-                                   "--holdout", str(holdout)], capture_output=True, text=True, check=False)
+                                   "--holdout", str(holdout), "--charset", charset],
+                                  capture_output=True, text=True, check=False)
             wall = time.perf_counter() - started
             if done.returncode:
                 rows.append({"display": style, "error": done.stderr.strip().splitlines()[-1:]})
