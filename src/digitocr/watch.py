@@ -170,9 +170,7 @@ class Watcher:
         before = self._crops.get(name)
         if before is None or before.shape != crop.shape:
             return True
-        if np.array_equal(before, crop):
-            return False
-        return not self.tolerance or int(cv2.absdiff(before, crop).max()) > self.tolerance
+        return cv2.norm(before, crop, cv2.NORM_INF) > (self.tolerance or 0)  # the largest pixel difference
 
     def _changes(self, frame: Frame) -> dict[str, np.ndarray]:
         """The raw crops of the regions whose pixels changed since they were last read (remembered as read).
