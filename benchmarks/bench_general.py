@@ -380,8 +380,9 @@ def fit_from_general(out: Path, styles: list[str], shots: int, json_path: Path |
                 pairs = [line.split("\t") for line in (out / style / "labels.tsv").read_text().splitlines() if line]
                 for folder, chosen in ((samples, pairs[:shots]), (holdout, pairs[shots:])):
                     folder.mkdir(parents=True)
-                    for name, label in chosen:
-                        shutil.copyfile(out / style / name, folder / f"{label.replace('/', '_')}_{name}")
+                    for name, _ in chosen:
+                        shutil.copyfile(out / style / name, folder / name)
+                    _write_labels(folder, chosen)  # labels.tsv: a label may hold '/', which no file name can
             run_dir = Path(scratch) / style / "run"
             started = time.perf_counter()
             charset = "0123456789" if style == "game" else CHARS
