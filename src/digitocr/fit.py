@@ -63,7 +63,7 @@ SYNTHETIC_CHECK_SIZE = 200  # bank renders evaluated when no real crops are held
 RESERVE_SECONDS = 12.0  # of the time limit, kept for evaluation and the report
 RESERVE_SHARE = 0.3  # ... but no more than this share of it (a 15 s fine-tuning of the general model)
 MIN_TRAINING_SECONDS = 3.0
-SPAWN_WORTHWHILE_SECONDS = 30.0  # shorter trainings make their batches in-process
+SHORT_TRAINING_SECONDS = 30.0  # shorter trainings make their batches in-process and draw no curves
 VALIDATION_SIZE = 240  # synthetic crops (plus the real ones) validated on after each epoch
 BATCH_SIZE = 32  # small batches: more steps in a short time limit, which matters more here
 STROKE_JITTER = 0.25  # bank glyphs come out up to this much thinner or bolder (see StrokeJitter)
@@ -229,7 +229,8 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
         **network, run_dir=run_dir, data=spec, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
         epoch_size=BATCH_SIZE * 60, batch_size=BATCH_SIZE, lr=3e-3 if start is None else CONTINUE_LR,
         seed=seed, overwrite=True, augment=Augment(probability=0.3),
-        workers=1 if budget > SPAWN_WORTHWHILE_SECONDS else 0,  # starting a batch process costs seconds
+        workers=1 if budget > SHORT_TRAINING_SECONDS else 0,  # starting a batch process costs seconds
+        curves=budget > SHORT_TRAINING_SECONDS,
         threads=max(1, _usable_cores() - 1), init_from=str(start.model_dir) if start else None,
     )
     report(FitProgress("train", f"training tiny for {budget:.0f} s"))

@@ -163,7 +163,7 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
         _end_epoch(config, position.batch_number / per_epoch, model, optimizer, val_source, charset,
                    device, position, per_epoch, on_progress)
     curves_path = config.run_dir / "curves.png"
-    if distributed.is_main():
+    if config.curves and distributed.is_main():
         plot_curves(position.history, curves_path)
     distributed.finish()
     seconds = time.monotonic() - started

@@ -57,6 +57,7 @@ class TrainConfig(Mapped):
     overwrite: bool = False
     max_bad_batches: int = 20           # NaN/inf losses in a row before giving up
     batch_parts: int = 1                # batches drawn in this many seeded parts (torchrun: one per process)
+    curves: bool = True                 # draw curves.png at the end (a second or more: short fits skip it)
     data: DataSpec = field(default_factory=DataSpec)  # what it trains on, so --resume can rebuild it
 
     MAPPING_NAME = "training configuration"
