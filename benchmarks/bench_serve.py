@@ -8,7 +8,7 @@ Figures (README, "Serving"):
   * the seed's client round trip: a gzip'd grayscale JPEG of the whole screenshot
     (../shared/real/seed-screens/test.png) sent on ws://, the speed back as text, one at a time;
   * the same round trip against a server of the seed's design (the model loaded again for every message);
-  * rapidocr_api, when installed (`pip install rapidocr_api`): its /ocr endpoint on the same crop;
+  * rapidocr_api, where installed (`--rapidocr-python VENV/bin/python`): its /ocr endpoint on the same crop;
   * how long `digitocr serve --profile` takes until /health answers.
 
     .venv/bin/python benchmarks/bench_serve.py --model runs/game/best [--seconds 5] [--clients 16]
@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import importlib.util
 import json
 import multiprocessing
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -101,21 +101,28 @@ def _raw_http_load(url: str, path: str, body: bytes, clients: int, seconds: floa
     async def client(deadline: float) -> None:
         nonlocal failures
         reader, writer = await asyncio.open_connection(host, int(port))
-        while time.perf_counter() < deadline and len(latencies) < MAX_REQUESTS:
-            sent = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - sent)
-            failures += not head.startswith(b"HTTP/1.1 200")
+        try:
+            while time.perf_counter() < deadline and len(latencies) < MAX_REQUESTS:
+                sent = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - sent)
+                failures += not head.startswith(b"HTTP/1.1 200")
+        except (ConnectionError, asyncio.IncompleteReadError):  # the server dropped the connection
+            failures += 1
         writer.close()
 
     async def main() -> float:
-        await asyncio.gather(*(client(time.perf_counter() + 0.5) for _ in range(clients)))  # warm-up
+        nonlocal failures
+        await asyncio.wait_for(client(time.perf_counter() + 0.5), 60)  # warm-up: one client
         latencies.clear()
         start = time.perf_counter()
-        await asyncio.gather(*(client(start + seconds) for _ in range(clients)))
+        try:  # a request in flight at the deadline is waited for, 30 s at most (a peer may take that long)
+            await asyncio.wait_for(asyncio.gather(*(client(start + seconds) for _ in range(clients))), seconds + 30)
+        except TimeoutError:
+            failures += clients  # unanswered when time ran out
         return time.perf_counter() - start
 
     try:
@@ -226,24 +233,27 @@ def start_seed_design(model: str, box: list[int]) -> tuple[multiprocessing.Proce
 
 # --- rapidocr_api, where installed --------------------------------------------------------------------------
 
-def rapidocr_api_load(crop: bytes, clients: int, seconds: float) -> dict[str, float] | str:
-    if importlib.util.find_spec("rapidocr_api") is None:
-        return "not installed (pip install rapidocr_api)"
-    port = 18000 + os.getpid() % 1000
-    process = subprocess.Popen([sys.executable, "-m", "rapidocr_api.main", "-ip", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        import httpx
+def rapidocr_api_load(python: str, crop: bytes, clients: int, seconds: float) -> dict[str, float] | str:
+    """rapidocr_api's server (run by `python`, which has it installed) under the same load, on the same crop."""
+    if subprocess.run([python, "-c", "import rapidocr_api"], check=False, capture_output=True).returncode != 0:
+        return f"not installed for {python} (pip install rapidocr_api onnxruntime)"
+    import httpx
 
-        for _ in range(300):
+    with socket.socket() as probe:  # a free loopback port for it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([python, "-m", "rapidocr_api.main", "-ip", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+    try:
+        for _ in range(600):
             try:
-                httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
         boundary = "benchboundary"
         body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image_file\"; filename=\"c.png\"\r\n"
-                f"Content-Type: image/png\r\n\r\n").encode() + crop + f"\r\n--{boundary}--\r\n".encode()
+                "Content-Type: image/png\r\n\r\n").encode() + crop + f"\r\n--{boundary}--\r\n".encode()
         return raw_http_load(f"http://127.0.0.1:{port}", "/ocr", body, clients, seconds,
                              content_type=f"multipart/form-data; boundary={boundary}")
     finally:
@@ -259,6 +269,8 @@ def main() -> None:
     parser.add_argument("--round-trips", type=int, default=100, help="seed client round trips")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--rapidocr-python", default=sys.executable,
+                        help="a Python that has rapidocr_api installed (its own venv: it wants opencv-python)")
     args = parser.parse_args()
 
     regions = json.loads((SCREEN.parent / "regions.json").read_text())
@@ -296,7 +308,7 @@ def main() -> None:
         figures["seed_design"] = {"answer": answer, "median_ms": statistics.median(times) * 1000}
     finally:
         seed_process.terminate()
-    figures["rapidocr_api"] = rapidocr_api_load(crop, args.clients, args.seconds)
+    figures["rapidocr_api"] = rapidocr_api_load(args.rapidocr_python, crop, args.clients, args.seconds)
     report(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
@@ -321,9 +333,9 @@ def report(f: dict) -> None:
     print(f"| seed's design (model reloaded per message) | median {design['median_ms']:.1f} ms "
           f"(answer {design['answer']!r}) |")
     peer = f["rapidocr_api"]
-    print("| rapidocr_api /ocr, same crop | " + (f"{peer['per_s']:.0f} req/s, p99 {peer['p99_ms']:.1f} ms, "
-                                               f"{peer['failures']} failed |" if isinstance(peer, dict)
-                                               else f"{peer} |"))
+    print("| rapidocr_api /ocr, same crop, same clients | " + (
+        f"{peer['per_s']:.1f} req/s ({peer['requests']} answered), p50 {peer['p50_ms']:.0f} ms, "
+        f"p99 {peer['p99_ms']:.0f} ms, {peer['failures']} failed |" if isinstance(peer, dict) else f"{peer} |"))
     health = f["health"]
     print(f"micro-batching: {health['mean_batch']} jobs per batch on average, largest {health['largest_batch']}")
 
