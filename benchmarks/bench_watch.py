@@ -40,6 +40,18 @@ def profile():
     return profile_from_mapping(tomllib.loads(profile_toml("bench", HD)))
 
 
+def child_pid(command: str) -> int:
+    """The pid of this process's child running `command` (the X server virtual_desktop started)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        if name == command and int(rest.split()[1]) == os.getpid():
+            return int(stat.parent.name)
+    raise RuntimeError(f"no child process {command}")
+
+
 def server_cpu(pid: int) -> float:
     """CPU seconds the process has used (user + system)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -64,7 +76,7 @@ def measure(loop, seconds: float) -> tuple[float, int]:
 def live(model: Path | None, seconds: float, backend: str) -> None:
     with virtual_desktop(screen="1600x900") as display:
         os.environ["DISPLAY"] = display
-        xvfb = int(os.popen(f"pgrep -f 'Xvfb {display} '").read().split()[0])
+        xvfb = child_pid("Xvfb")
         with NumberWindow(display, "Bench game", (40, 40), HD) as window, WindowSource("Bench game") as source:
             while source.where().box is None:
                 time.sleep(0.05)

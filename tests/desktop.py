@@ -47,13 +47,6 @@ def profile_toml(name: str = "window", size: tuple[int, int] = WINDOW_SIZE) -> s
     return "\n".join(lines) + "\n"
 
 
-def _free_display() -> int:
-    for number in range(90, 200):
-        if not os.path.exists(f"/tmp/.X{number}-lock") and not os.path.exists(f"/tmp/.X11-unix/X{number}"):
-            return number
-    raise RuntimeError("no free X display number")
-
-
 def _wait_for(condition, what: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -68,12 +61,16 @@ def virtual_desktop(window_manager: bool = True, screen: str = "1024x768") -> It
     for program in ("Xvfb", "openbox") if window_manager else ("Xvfb",):
         if shutil.which(program) is None:
             raise RuntimeError(f"{program} is missing: `make setup-system` installs it")
-    number = _free_display()
-    display = f":{number}"
-    processes = [subprocess.Popen(["Xvfb", display, "-screen", "0", f"{screen}x24", "-nolisten", "tcp"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    reader, writer = os.pipe()  # Xvfb picks a free display itself and writes its number here (-displayfd)
+    processes = [subprocess.Popen(["Xvfb", "-displayfd", str(writer), "-screen", "0", f"{screen}x24", "-nolisten",
+                                   "tcp"], pass_fds=(writer,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    os.close(writer)
     try:
-        _wait_for(lambda: os.path.exists(f"/tmp/.X11-unix/X{number}"), "Xvfb")
+        with os.fdopen(reader) as numbers:
+            number = numbers.readline().strip()
+        if not number:
+            raise RuntimeError("Xvfb did not start")
+        display = f":{number}"
         if window_manager:
             processes.append(subprocess.Popen(["openbox", "--sm-disable"], env={**os.environ, "DISPLAY": display},
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
