@@ -81,6 +81,7 @@ def server(profile_file: Path):
                        "--timeout", "3", "--max-pixels", "4000000") as process:
         yield process
         assert process.alive(), "the server died during the tests"
+    assert "Traceback" not in "".join(process.output), "".join(process.output)[-3000:]
 
 
 def expected(reader: Reader, image: Image.Image | np.ndarray) -> dict:

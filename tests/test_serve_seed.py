@@ -50,6 +50,7 @@ def game_server(game_model: Path, tmp_path_factory: pytest.TempPathFactory):
     with ServerProcess("--profile", str(profile)) as server:
         yield server
         assert server.alive()
+    assert "Traceback" not in "".join(server.output)
 
 
 def seed_message() -> bytes:

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request, Response, WebSocket
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect
 from starlette.websockets import WebSocketDisconnect
 
 from digitocr import __version__
@@ -224,6 +225,8 @@ class HotPath:
             return
         try:
             response = await self.read(Request(scope, receive))
+        except ClientDisconnect:  # gone mid-request: nobody to answer
+            return
         except Refusal as refusal:
             response = json_response({"detail": refusal.detail}, refusal.status)
         except MultiPartException as error:
