@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from desktop import FIELD_SIZE, FIELDS, NumberWindow, field_image, wait_until, write_video
+from desktop import FIELD_SIZE, FIELDS, NumberWindow, field_image, virtual_desktop, wait_until, write_video
 
 from digitocr.errors import UserError
 from digitocr.frames import (
@@ -158,3 +158,15 @@ def test_folder_of_screenshots_in_name_order_with_their_stamps(tmp_path):
     assert frames[1].time - frames[0].time == pytest.approx(1.0)
     assert frames[0].time == stamp_time(names[0]) and frames[2].time == (tmp_path / "other.png").stat().st_mtime
     assert stamp_time("speed_2026-11-28T10-15-02.png") is not None and stamp_time("151_3.png") is None
+
+
+def test_window_found_without_a_window_manager(monkeypatch):
+    """No EWMH client list: the root's titled children are searched instead, and moves are still followed."""
+    with virtual_desktop(window_manager=False) as bare:
+        monkeypatch.setenv("DISPLAY", bare)
+        with NumberWindow(bare, "Bare window", (30, 40)) as window, WindowSource("bare") as source:
+            window.show(speed="606")
+            assert wait_until(lambda: source.where().box) == (30, 40, 350, 160)
+            assert np.array_equal(field(source.grab().pixels, "speed"), np.asarray(field_image("606")))
+            window.command("move 200 100")
+            assert wait_until(lambda: (box := source.where().box) != (30, 40, 350, 160) and box)[:2] == (200, 100)
