@@ -21,7 +21,6 @@ from desktop import FIELD_SIZE, FIELDS, NumberWindow, field_image, profile_toml,
 from digitocr.cli import main
 from digitocr.frames import VideoSource, WindowGone, WindowSource
 from digitocr.images import open_image
-from digitocr.labels import label_from_name
 from digitocr.profile import Region, load_profile
 from digitocr.reader import Reader, Reading
 from digitocr.watch import RegionTracker
@@ -154,9 +153,8 @@ def test_watch_command_streams_jsonl_csv_plot_and_doubtful_crops(display, profil
     assert len(table) == 40 and table[0].keys() >= {"time", "frame", "speed", "speed_confidence", "speed_status"}
     assert open_image(tmp_path / "plot.png").shape[2] == 3
     doubtful = sorted(out.iterdir())  # an impossible threshold: every fresh reading is doubtful
-    assert doubtful and all(re.fullmatch(r"\d*_(speed|gear|score)-\d{4}-\d\d-\d\dT[\d.-]+\.png", p.name)
-                            for p in doubtful)
-    assert {label_from_name(p) for p in doubtful if "_gear-" in p.name} == {"4"}
+    assert doubtful and all(re.fullmatch(r"(speed|gear|score)-\d{4}-\d\d-\d\dT[\d.-]+\.png", p.name)
+                            for p in doubtful)  # unlabelled: the labelling page lists them as waiting
 
 
 def test_closing_or_ctrl_c_ends_a_watch_with_complete_files(display, profile_path, tmp_path):

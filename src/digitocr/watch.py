@@ -30,7 +30,6 @@ from digitocr.errors import UserError
 from digitocr.files import atomic_path
 from digitocr.frames import Frame, FrameSource, paced_frames
 from digitocr.images import save_image
-from digitocr.labels import labelled_name
 from digitocr.profile import Profile, Region
 from digitocr.reader import Reader, Reading
 
@@ -295,8 +294,9 @@ class CsvSink(JsonlSink):
 
 @dataclass
 class DoubtfulSaver:
-    """Crops of doubtful readings, named `<text read>_<region>-<stamp>.png` so the labelling tools read the
-    guess as the label to correct; refined as the reader saw them."""
+    """Crops of doubtful readings, named `<region>-<stamp>.png`: unlabelled on purpose, so `digitocr label`
+    lists them as waiting (pre-filled by its model) and `fit` never trains on a guess; refined as the reader
+    saw them."""
 
     folder: Path
     profile: Profile
@@ -311,8 +311,7 @@ class DoubtfulSaver:
             refine = self.profile.regions[name].refine
             pixels = refine.apply(crop) if refine is not None else crop
             stamp = frame_stamp(row.time, self.clock)
-            name_part = labelled_name(value.text, f"{name}-{stamp}", "png")
-            save_image(pixels, unused_path(self.folder, Path(name_part).stem, ".png"))
+            save_image(pixels, unused_path(self.folder, f"{name}-{stamp}", ".png"))
             self.saved += 1
 
 
