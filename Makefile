@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 DEMO_SYNTH_A := --label-length 1-5 -k 2 -rk -bl 1 -rbl --light-on-dark 0.5 --jpeg-quality 50-95 -cs=-1,3 --stretch 0.8-1.25 --padding 0-0.5 --scale-jitter 0.6-1 --subpixel-offset 1
 DEMO_SYNTH_B := --label-length 1-5 -b 1 --threshold otsu -cs=0,3 --stretch 0.8-1.2 --padding 0-1
 demo: $(STAMP)
-	$(VENV)/bin/digitocr generate -c 500 --output_dir demo/heldout -ft heldout -b 1 --light-on-dark 1 -bl 0.5 --label-length 1-5 -e png --seed 2024 --contact-sheet demo/heldout.png
+	$(VENV)/bin/digitocr generate -c 500 --output_dir demo/heldout --overwrite -ft heldout -b 1 --light-on-dark 1 -bl 0.5 --label-length 1-5 -e png --seed 2024 --contact-sheet demo/heldout.png
 	$(VENV)/bin/digitocr train --synth '$(DEMO_SYNTH_A):3' --synth '$(DEMO_SYNTH_B):1' --runs demo --name tiny --overwrite \
 		--time-limit 170 --epochs 12 --epoch-size 2000 --batch-size 32 --lr 5e-3 --val-size 300
 	$(VENV)/bin/digitocr eval --model demo/tiny/best demo/heldout --grid demo/heldout-grid.png --csv demo/heldout.csv

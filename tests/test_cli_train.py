@@ -66,3 +66,41 @@ def test_eval_strict_and_empty_folders(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["eval", "--model", str(tmp_path / "model"), str(tmp_path / "empty")]) == 2
     assert "no usable labelled images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [
+    ["--epochs", "0"], ["--val-split", "0"], ["--val-split", "-0.5"], ["--val-split", "1.5"],
+    ["--epoch-size", "-5"], ["--patience", "-1"], ["--aug-prob", "7"], ["--threads", "0"], ["--seed", "-1"],
+    ["--name", "../../x"], ["--name", "/abs"], ["--name", ""], ["--charset", ""], ["--time-limit", "nan"],
+])
+def test_options_are_checked_where_they_are_parsed(tmp_path, monkeypatch, capsys, option):
+    """Nonsense fails at once, exit 2, naming the option, and nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--synth", "", *option])
+    assert stopped.value.code == 2
+    assert f"argument {option[0]}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_resume_writes_only_into_the_run_it_resumes_and_refuses_changes(tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    write_folder(data, random_labels(8))
+    common = ["--workers", "0", "--threads", "1", "--no-progress"]
+    assert main(["train", "--data", str(data), "--runs", str(tmp_path / "runs"), "--name", "ok", "--steps", "2",
+                 "--batch-size", "4", *common]) == 0
+    original = tmp_path / "runs" / "ok"
+    before = {path: path.stat().st_mtime_ns for path in original.rglob("*")}
+    shutil.copytree(original, tmp_path / "runs2" / "copy")
+    capsys.readouterr()
+    assert main(["train", "--resume", "--runs", str(tmp_path / "runs2"), "--name", "copy", "--batch-size", "8",
+                 *common]) == 2
+    assert "--batch-size cannot change" in capsys.readouterr().err
+    assert main(["train", "--resume", "--runs", str(tmp_path / "runs2"), "--name", "copy", "--steps", "4",
+                 *common]) == 0
+    out = capsys.readouterr().out
+    assert f"last model: {tmp_path / 'runs2' / 'copy' / 'last'}" in out
+    assert {path: path.stat().st_mtime_ns for path in original.rglob("*")} == before

@@ -86,3 +86,42 @@ def test_background_workers_give_the_same_stream():
     with BatchStream(maker, batches_per_epoch=3, start=2, workers=2) as workers:
         got = [(epoch, index, batch.labels) for (epoch, index, batch), _ in zip(workers, range(5))]
     assert got == expected and expected[0][:2] == (0, 2) and expected[1][:2] == (1, 0)
+
+
+@pytest.mark.slow
+def test_the_batch_worker_dies_with_its_parent(tmp_path):
+    """A trainer killed with kill -9 leaves no batch worker behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "trainer.py"
+    script.write_text(
+        "import sys, time\n"
+        "import numpy as np\n"
+        "from digitocr.data import BatchMaker, BatchStream, FolderSource\n"
+        "if __name__ == '__main__':\n"
+        "    crops = [np.full((32, 20), 255, np.uint8)] * 4\n"
+        "    maker = BatchMaker([FolderSource('t', crops, ['1', '2', '3', '4'])], [1.0], 2, seed=0)\n"
+        "    with BatchStream(maker, 10, 0, workers=1) as stream:\n"
+        "        next(iter(stream))\n"
+        "        print(stream._processes[0].pid, flush=True)\n"
+        "        time.sleep(60)\n", encoding="utf-8")
+    trainer = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(trainer.stdout.readline())
+    os.kill(trainer.pid, signal.SIGKILL)
+    trainer.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return False
+        return "\nState:\tZ" not in state  # a zombie has exited; only its entry waits to be reaped
+
+    deadline = time.monotonic() + 5
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(worker)

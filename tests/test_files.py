@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from digitocr.errors import UserError
 from digitocr.files import atomic_path, write_atomically, write_text_atomically
 
 
@@ -23,7 +24,7 @@ def test_writes_replace_whole_files(tmp_path: Path) -> None:
 
 
 def test_the_hot_path_needs_the_folder_to_exist(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(UserError, match="cannot write .*absent/x.bin: No such file"):
         write_atomically(tmp_path / "absent" / "x.bin", b"x")
     assert not (tmp_path / "absent").exists()
 
@@ -41,8 +42,13 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
     assert (tmp_path / "sub" / "curves.png").read_bytes() == b"png" and leftovers(tmp_path / "sub") == []
 
 
-def test_a_write_into_a_folder_path_fails_cleanly(tmp_path: Path) -> None:
+def test_failed_writes_are_one_line_errors_naming_the_path(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="cannot write .*taken"):
         write_atomically(tmp_path / "taken", b"x")
     assert leftovers(tmp_path) == [] and (tmp_path / "taken").is_dir()
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(UserError, match="cannot write .*a-file"):
+        write_text_atomically(tmp_path / "a-file" / "under" / "notes.txt", "x")
+    with pytest.raises(UserError, match="cannot write .*a-file"), atomic_path(tmp_path / "a-file" / "x.png"):
+        pass

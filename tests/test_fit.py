@@ -101,3 +101,10 @@ def test_train_resume_continues_a_fit(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert f"stopped by steps after {steps + 3} steps" in out
     assert (run / "crops" / "labels.tsv").is_file() and (run / "last" / "model.json").is_file()
+
+
+def test_a_missing_holdout_folder_fails_before_any_work(tmp_path: Path) -> None:
+    samples = write_crops(tmp_path / "s", font_crops(heldout_fonts()[0]))
+    with pytest.raises(UserError, match="no holdout folder"):
+        fit(samples, tmp_path / "run", time_limit=60, holdout=tmp_path / "absent")
+    assert not (tmp_path / "run").exists()

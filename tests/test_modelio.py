@@ -59,3 +59,29 @@ def test_model_folders_of_release_0_1_0_still_load(release_model_dir):
     with torch.inference_mode():
         log_probs = loaded.model(torch.from_numpy(expected["images"])).numpy()
     np.testing.assert_allclose(log_probs, expected["log_probs"], rtol=1e-5, atol=1e-5)
+
+
+def test_non_finite_weights_and_wrongly_typed_model_json_are_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    saved_model(tmp_path / "model")
+    weights = tmp_path / "model" / "model.safetensors"
+    tensors = load_file(str(weights))
+    name = min(tensors)
+    tensors[name] = torch.full_like(tensors[name], float("nan"))
+    save_file(tensors, str(weights))
+    with pytest.raises(UserError, match="NaN or infinite weights .*diverged"):
+        load_model(tmp_path / "model")
+    saved_model(tmp_path / "model")
+    meta_path = tmp_path / "model" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    for key, value, message in (("architecture_options", [1], "architecture_options must be a JSON object"),
+                                ("charset", 5, "charset must be a string"),
+                                ("preprocess", {"height": "tall"}, "preprocess: height: expected int"),
+                                ("architecture_options", {"height": 33}, "bad options for architecture")):
+        meta_path.write_text(json.dumps({**meta, key: value}))
+        with pytest.raises(UserError, match=message):
+            load_model(tmp_path / "model")
+    meta_path.write_text("[1, 2]")
+    with pytest.raises(UserError, match="must hold a JSON object"):
+        load_model(tmp_path / "model")

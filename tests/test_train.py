@@ -83,3 +83,11 @@ def test_bad_hyper_parameters_are_user_errors(tmp_path):
         config(tmp_path, lr=0)
     with pytest.raises(UserError, match="--schedule"):
         config(tmp_path, schedule="step")
+
+
+def test_a_diverging_run_is_a_failure_and_saves_no_model(tmp_path, handful):
+    """A learning rate of 1e9 blows the weights up at the first step: the run fails, naming the cause."""
+    sources, validation = handful
+    with pytest.raises(UserError, match="training diverged at epoch 1 .*try --lr"):
+        train(config(tmp_path / "run", lr=1e9, grad_clip=None, epochs=1), sources, validation)
+    assert not (tmp_path / "run" / "best").exists() and not (tmp_path / "run" / "last").exists()

@@ -67,3 +67,31 @@ def test_dataset_errors(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(UserError, match="cannot write"):
         write_dataset(config, blocker / "out", 5)
+
+
+def test_a_folder_of_labelled_images_is_never_clobbered(tmp_path: Path) -> None:
+    from digit_images import write_folder
+
+    real = write_folder(tmp_path, ["12", "345", "6"])
+    config = parse("-rs -num -e png --seed 2")
+    with pytest.raises(UserError, match="already holds 3 labelled image"):
+        write_dataset(config, tmp_path, 2)
+    assert not (tmp_path / LABELS_FILE).exists()
+    contents = {path: path.read_bytes() for path in real}
+    manifest = write_dataset(config, tmp_path, 2, append=True)
+    entries = read_labels_tsv(manifest)
+    assert [path for path, _ in entries[:3]] == real and len(entries) == 5
+    assert [path.name.rsplit("_", 1)[1] for path, _ in entries[3:]] == ["3.png", "4.png"]  # after 12_0 ... 6_2
+    assert {path: path.read_bytes() for path in real} == contents
+    again = read_labels_tsv(write_dataset(config, tmp_path, 1, append=True))
+    assert len(again) == 6 and again[-1][0].name.endswith("_5.png")
+    assert len(read_labels_tsv(write_dataset(config, tmp_path, 2, overwrite=True))) == 2
+    with pytest.raises(UserError, match="exclude each other"):
+        write_dataset(config, tmp_path, 1, append=True, overwrite=True)
+
+
+@pytest.mark.parametrize(("flags", "message"), [("--seed -3", "seed must not be negative"),
+                                                ("--range 1-9 -i strings.txt", "not both")])
+def test_contradictory_or_negative_generator_options(flags: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        parse(flags)

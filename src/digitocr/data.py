@@ -13,6 +13,8 @@ import multiprocessing
 import os
 import queue
 import shlex
+import signal
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -461,6 +463,8 @@ class BatchStream:
 
 def _produce(maker: BatchMaker, batches_per_epoch: int, first: int, step: int, batches: Any, parent: int) -> None:
     """Worker loop: build every `step`-th batch from `first` on; exit when the trainer is gone."""
+    _die_with(parent)
+    batches.cancel_join_thread()  # at exit, never wait to flush batches nobody will read
     cv2.setNumThreads(1)
     number = first
     while True:
@@ -479,6 +483,17 @@ def _produce(maker: BatchMaker, batches_per_epoch: int, first: int, step: int, b
         if isinstance(item, Exception):
             return
         number += step
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when the trainer ends, even by kill -9: on Linux the kernel sends SIGKILL at the
+    parent's death (PR_SET_PDEATHSIG); elsewhere the worker notices within a second (see _produce)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(0)
 
 
 def batches_per_epoch(epoch_size: int, batch_size: int) -> int:

@@ -1,5 +1,6 @@
-"""Atomic file writing, shared by every module that writes: readers never see half a file, and a run
-killed mid-write leaves the previous file (or none) in place."""
+"""Atomic file writing, shared by every module that writes: readers never see half a file, a run killed
+mid-write leaves the previous file (or none) in place, and a write that fails (read-only folder, full disk,
+a file where a folder should be) is a one-line `UserError` naming the path, with nothing half-written left."""
 
 from __future__ import annotations
 
@@ -9,6 +10,23 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from digitocr.errors import UserError
+
+
+def cannot_write(path: Path | str, error: OSError) -> UserError:
+    """The user-facing message for a failed write."""
+    return UserError(f"cannot write {path}: {error.strerror or error}")
+
+
+def make_folder(folder: Path | str) -> Path:
+    """`folder` and its parents, created if absent (UserError when that is impossible)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise cannot_write(folder, error) from None
+    return folder
+
 
 def write_atomically(path: Path | str, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename. The folder must exist: this is the
@@ -17,19 +35,23 @@ def write_atomically(path: Path | str, data: bytes) -> None:
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
-            os.write(descriptor, data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view):]
         finally:
             os.close(descriptor)
         os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
+    except BaseException as error:
+        with contextlib.suppress(OSError):
             os.remove(temporary)
+        if isinstance(error, OSError):
+            raise cannot_write(path, error) from None
         raise
 
 
 def write_text_atomically(path: Path | str, text: str) -> None:
     """UTF-8 text, atomically, creating the folder."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    make_folder(Path(path).parent)
     write_atomically(path, text.encode("utf-8"))
 
 
@@ -37,12 +59,17 @@ def write_text_atomically(path: Path | str, text: str) -> None:
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside `path` for writers that want a file name (safetensors, matplotlib);
     on success it replaces `path` in one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    make_folder(path.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    except OSError as error:
+        raise cannot_write(path, error) from None
     os.close(handle)
     try:
         yield Path(temporary)
         os.replace(temporary, path)
+    except OSError as error:
+        raise cannot_write(path, error) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)

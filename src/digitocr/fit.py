@@ -185,6 +185,8 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
     if start is not None:
         crops += [crop for folder in start.samples for crop in read_labelled_folder(folder)]
         holdout = holdout or start.holdout
+    if holdout is not None and not Path(holdout).is_dir():  # found out now, not after the training
+        raise UserError(f"no holdout folder at {holdout}")
     _check_labels(crops, alphabet)
     crops, split_off = _split_holdout(crops, holdout, rng)
     bank = build_bank(crops, name=f"bank:{samples_dir}")

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from digitocr.errors import UserError
-from digitocr.files import write_atomically
+from digitocr.files import make_folder, write_atomically
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 MAX_PIXELS = 50_000_000
@@ -174,6 +174,6 @@ def save_image(image: np.ndarray | Image.Image, path: Path | str, quality: int =
     path = Path(path)
     if isinstance(image, Image.Image):
         image = np.asarray(image if image.mode in ("L", "RGB", "RGBA") else image.convert("RGB"))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     write_atomically(path, encode_image(image, path.suffix or ".png", quality))
     return path

@@ -49,7 +49,7 @@ def read_labels_tsv(path: Path | str) -> list[tuple[Path, str]]:
     """(image path, label) pairs of a labels.tsv, each path inside the file's folder; blank lines skipped."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the first name
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror or error}") from None
     except UnicodeDecodeError:

@@ -15,6 +15,7 @@ from digitocr import __version__
 from digitocr.charset import Charset
 from digitocr.errors import UserError
 from digitocr.files import atomic_path, write_text_atomically
+from digitocr.mapping import from_mapping
 from digitocr.models import Recognizer, architecture_name, build_model
 from digitocr.preprocess import Preprocess
 
@@ -72,9 +73,15 @@ def read_meta(folder: Path | str) -> dict[str, Any]:
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"{folder / META_FILE} is not valid JSON: {error}") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"{folder / META_FILE} must hold a JSON object")
     missing = {"architecture", "architecture_options", "charset", "preprocess"} - set(meta)
     if missing:
         raise UserError(f"{folder / META_FILE} lacks {', '.join(sorted(missing))}")
+    for key, kind in (("architecture", str), ("architecture_options", dict), ("charset", str), ("preprocess", dict)):
+        if not isinstance(meta[key], kind):
+            raise UserError(f"{folder / META_FILE}: {key} must be a {'string' if kind is str else 'JSON object'}, "
+                            f"got {meta[key]!r:.60}")
     return meta
 
 
@@ -90,6 +97,11 @@ def load_model(folder: Path | str, expected_charset: str | None = None) -> Loade
         state = load_file(str(folder / WEIGHTS_FILE))
     except (SafetensorError, OSError) as error:
         raise UserError(f"cannot read {folder / WEIGHTS_FILE}: {error}") from None
+    broken = sorted(name for name, tensor in state.items()
+                    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()))
+    if broken:
+        raise UserError(f"{folder / WEIGHTS_FILE} holds NaN or infinite weights ({', '.join(broken[:3])}"
+                        f"{', ...' if len(broken) > 3 else ''}): the run that wrote it diverged")
     try:
         model.load_state_dict(state)
     except RuntimeError:
@@ -97,4 +109,5 @@ def load_model(folder: Path | str, expected_charset: str | None = None) -> Loade
                         f"{meta['architecture']!r}, charset {charset.chars!r} of {len(charset.chars)} "
                         "characters)") from None
     model.eval()
-    return LoadedModel(model, charset, Preprocess.from_mapping(meta["preprocess"]), meta)
+    preprocess = from_mapping(Preprocess, meta["preprocess"], f"{folder / META_FILE}: preprocess")
+    return LoadedModel(model, charset, preprocess, meta)

@@ -139,6 +139,7 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
             images_seen += len(batch.labels)
             if loss is None:
                 position.skipped_batches += 1
+                position.epoch_sums["bad"] = position.epoch_sums.get("bad", 0.0) + len(batch.labels)
                 bad_in_a_row += 1
                 if bad_in_a_row >= config.max_bad_batches:
                     raise UserError(f"the loss was NaN or infinite in {bad_in_a_row} batches in a row: the "
@@ -159,7 +160,7 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
                                                      charset, device, position, per_epoch, on_progress):
                 stopped_because = "early stopping"
                 break
-    if position.epoch_sums["n"]:  # stopped inside an epoch: validate and save what it reached
+    if position.epoch_sums["n"] or position.epoch_sums.get("bad"):  # stopped inside an epoch: validate, save
         _end_epoch(config, position.batch_number / per_epoch, model, optimizer, val_source, charset,
                    device, position, per_epoch, on_progress)
     curves_path = config.run_dir / "curves.png"
@@ -279,6 +280,7 @@ def _end_epoch(config: TrainConfig, epoch: float, model: Recognizer, optimizer: 
     row = {"epoch": round(epoch, 3), "train_loss": sums["loss"] / count,
            "train_ca": sums["ca"] / count, "train_wa": sums["wa"] / count}
     row.update(validate(model, val_source, charset, device))
+    _refuse_divergence(config, epoch, model, row, sums["n"], sums.get("bad", 0.0))
     row = {column: row[column] for column in LOG_COLUMNS}
     position.history = [old for old in position.history if old["epoch"] != row["epoch"]] + [row]
     position.epoch_sums = dict.fromkeys(sums, 0.0)
@@ -303,6 +305,22 @@ def _end_epoch(config: TrainConfig, epoch: float, model: Recognizer, optimizer: 
         on_progress(TrainProgress("epoch", math.ceil(epoch) - 1, per_epoch, per_epoch, position.step,
                                   row["train_loss"], optimizer.param_groups[0]["lr"], row))
     return config.patience is not None and position.epochs_without_improvement >= config.patience
+
+
+def _refuse_divergence(config: TrainConfig, epoch: float, model: Recognizer, row: dict[str, float],
+                       good: float, bad: float) -> None:
+    """A run whose weights or validation loss are no longer finite, or whose epoch had as many batches with
+    a NaN or infinite loss as good ones, has diverged: that is an error, and nothing of it is saved."""
+    if not all(bool(torch.isfinite(parameter).all()) for parameter in model.parameters()):
+        reason = "the weights are no longer finite"
+    elif not math.isfinite(row["val_loss"]):
+        reason = "the validation loss is no longer finite"
+    elif bad >= max(good, 1):  # counted in crops, as `good` is
+        reason = f"{bad / (good + bad):.0%} of the epoch's crops gave a NaN or infinite loss"
+    else:
+        return
+    raise UserError(f"training diverged at epoch {epoch:g} ({reason}); nothing of it was saved: the learning "
+                    f"rate ({config.lr:g}) is probably too high; try --lr {config.lr / 10:g}")
 
 
 def write_log(history: list[dict[str, float]], path: Path) -> None:
@@ -396,4 +414,4 @@ def resume_config(run_dir: Path, **changes: Any) -> TrainConfig:
     if config.data.is_empty():
         raise UserError(f"cannot resume {run_dir}: its state does not say what it trained on (a fit run of "
                         "digitocr 0.1.0?); run it again")
-    return replace(config, resume=True, **changes)
+    return replace(config, run_dir=Path(run_dir), resume=True, **changes)  # the folder given, wherever it was

@@ -76,6 +76,12 @@ class TrainConfig(Mapped):
             (self.steps is None or self.steps > 0, "--steps must be positive"),
             (self.time_limit is None or self.time_limit > 0, "--time-limit must be positive"),
             (self.workers >= 0, "--workers cannot be negative"),
+            (self.epoch_size is None or self.epoch_size > 0, "--epoch-size must be positive"),
+            (self.patience is None or self.patience > 0, "--patience must be positive"),
+            (self.threads is None or self.threads > 0, "--threads must be positive"),
+            (self.seed >= 0, "--seed cannot be negative"),
+            (0 < self.data.val_fraction < 1, "--val-split must be between 0 and 1"),
+            (self.data.val_size > 0, "--val-size must be positive"),
         ]
         for ok, message in checks:
             if not ok:

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from digitocr.cli.options import non_negative_int, positive_int
+
 HELP = "evaluate a model on labelled image folders (Character Accuracy, Word Accuracy)"
 
 
@@ -15,9 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON report instead")
     parser.add_argument("--grid", metavar="PNG", help="picture of the crops titled with their readings")
     parser.add_argument("--csv", metavar="FILE", help="every reading with its confidence")
-    parser.add_argument("--worst", type=int, default=10, metavar="N", help="wrong readings listed (10)")
+    parser.add_argument("--worst", type=non_negative_int, default=10, metavar="N", help="wrong readings listed (10)")
     parser.add_argument("--strict", action="store_true", help="unreadable files or bad labels are errors")
-    parser.add_argument("--threads", type=int, help="torch threads")
+    parser.add_argument("--threads", type=positive_int, help="torch threads")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,20 +6,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from digitocr.cli.options import non_empty, non_negative_int, positive
+
 HELP = "fit a model to a display from a few labelled crops (glyph bank + matched fonts + training)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("samples", type=Path, help="folder of labelled crops (LABEL_anything.png or labels.tsv)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="run folder to write")
-    parser.add_argument("--time-limit", type=float, metavar="S",
+    parser.add_argument("--time-limit", type=positive, metavar="S",
                         help="seconds for the whole fit, training included (default 15 from the general "
                              "model; 45 continuing another; 180 from scratch)")
-    parser.add_argument("--charset", default="0123456789", help="characters to read (default digits)")
+    parser.add_argument("--charset", type=non_empty, default="0123456789", help="characters to read (default digits)")
     parser.add_argument("--holdout", type=Path, metavar="DIR", help="labelled crops to evaluate on")
     parser.add_argument("--font", action="append", default=[], metavar="FONT",
                         help="another font file, folder or family to match against (repeatable)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace a fit already in the run folder")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--resume", type=Path, metavar="RUN",

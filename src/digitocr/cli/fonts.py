@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from digitocr.cli.options import non_empty
+
 HELP = "list the default, held-out and installed fonts; -o writes a picture of their digits"
 
 
@@ -11,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("specs", nargs="*", metavar="FONT",
                         help="also check these fonts (file, folder, family name, bank:PATH)")
     parser.add_argument("-o", "--output", metavar="PNG", help="write a picture of every font's digits")
-    parser.add_argument("--charset", default="0123456789", help="characters to check and draw")
+    parser.add_argument("--charset", type=non_empty, default="0123456789", help="characters to check and draw")
 
 
 def run(args: argparse.Namespace) -> int:

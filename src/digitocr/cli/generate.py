@@ -18,6 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to write (default out)")
     output.add_argument("-t", "--thread_count", "--workers", dest="workers", type=int, default=1, metavar="N",
                         help="worker processes (default 1)")
+    existing = output.add_mutually_exclusive_group()
+    existing.add_argument("--append", action="store_true",
+                          help="add to the labelled images already in the folder (new indices, labels.tsv extended)")
+    existing.add_argument("--overwrite", action="store_true",
+                          help="replace the folder's labels.tsv with the new images (other files stay)")
     output.add_argument("--contact-sheet", dest="contact_sheet", metavar="PNG",
                         help=f"also write a grid picture of the first {CONTACT_SHEET_IMAGES} images")
     add_generator_arguments(parser)
@@ -39,17 +44,20 @@ def run(args: argparse.Namespace) -> int:
     from digitocr.synth.sheet import contact_sheet
     from digitocr.synth.writer import write_dataset
 
-    dataset_options = ("count", "output_dir", "workers", "contact_sheet", "command", "handler")
+    dataset_options = ("count", "output_dir", "workers", "contact_sheet", "append", "overwrite", "command", "handler")
     config = config_from_arguments(argparse.Namespace(
         **{key: value for key, value in vars(args).items() if key not in dataset_options}))
     if args.count <= 0:
         raise UserError(f"count must be at least 1, got {args.count}")
+    if args.workers <= 0:
+        raise UserError(f"workers must be at least 1, got {args.workers}")
     fonts = TextImageGenerator(config, warn=_warn).fonts  # resolve once, warning about skipped fonts here
     tqdm.monitor_interval = 0  # no monitor thread: helpers are forked from this process
     with tqdm(total=args.count, unit="img", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
         manifest = write_dataset(config, args.output_dir, args.count, args.workers,
                                  on_progress=lambda done, _: bar.update(done - bar.n), fonts=fonts,
-                                 start_method="fork")  # this process runs no threads of its own
+                                 start_method="fork",  # this process runs no threads of its own
+                                 append=args.append, overwrite=args.overwrite)
     print(f"wrote {args.count} images to {manifest.parent} (manifest {manifest.name})")
     if args.contact_sheet:
         samples = [(Image.fromarray(open_image(path)), label)

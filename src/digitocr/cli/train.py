@@ -8,6 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from digitocr.cli.options import (
+    folder_name,
+    fraction,
+    non_empty,
+    non_negative,
+    non_negative_int,
+    positive,
+    positive_int,
+    probability,
+    real,
+)
 from digitocr.mapping import field_default
 from digitocr.models import ARCHITECTURES
 
@@ -35,15 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--val", action="append", default=[], metavar="DIR",
                       help=f"validation folder (default: a seeded {spec.val_fraction * 100:g}%% of the folders, or "
                            "held-out synthetic)")
-    data.add_argument("--val-split", type=float, default=spec.val_fraction, metavar="F",
+    data.add_argument("--val-split", type=fraction, default=spec.val_fraction, metavar="F",
                       help=f"held-out fraction ({spec.val_fraction:g})")
-    data.add_argument("--val-size", type=int, default=spec.val_size, metavar="N",
+    data.add_argument("--val-size", type=positive_int, default=spec.val_size, metavar="N",
                       help=f"held-out synthetic images ({spec.val_size})")
-    data.add_argument("--epoch-size", type=int, metavar="N",
+    data.add_argument("--epoch-size", type=positive_int, metavar="N",
                       help=f"samples per epoch (default: the folders' size, or {SYNTHETIC_EPOCH_SIZE} when only "
                            "synthetic)")
     data.add_argument("--strict", action="store_true", help="unreadable files or bad labels are errors")
-    data.add_argument("--charset", default=config("charset"), help="characters the model reads (0-9)")
+    data.add_argument("--charset", type=non_empty, default=config("charset"), help="characters the model reads (0-9)")
 
     model = parser.add_argument_group("model")
     model.add_argument("--arch", default=config("architecture"), choices=tuple(ARCHITECTURES),
@@ -54,44 +65,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="keep the crops' own margins instead of trimming to the ink")
 
     fit = parser.add_argument_group("optimisation")
-    fit.add_argument("--epochs", type=int, default=None, help=f"epochs ({config('epochs')})")
-    fit.add_argument("--steps", type=int, help="stop after this many optimizer steps")
-    fit.add_argument("--time-limit", type=float, metavar="SECONDS", help="stop after this long")
-    fit.add_argument("--batch-size", type=int, default=config("batch_size"),
+    fit.add_argument("--epochs", type=positive_int, default=None, help=f"epochs ({config('epochs')})")
+    fit.add_argument("--steps", type=positive_int, help="stop after this many optimizer steps")
+    fit.add_argument("--time-limit", type=positive, metavar="SECONDS", help="stop after this long")
+    fit.add_argument("--batch-size", type=positive_int, default=config("batch_size"),
                      help=f"batch size ({config('batch_size')})")
     fit.add_argument("--optimizer", default=config("optimizer"), choices=OPTIMIZERS)
     fit.add_argument("--lr", type=float, default=config("lr"), help=f"peak learning rate ({config('lr'):g})")
-    fit.add_argument("--weight-decay", type=float, default=config("weight_decay"))
+    fit.add_argument("--weight-decay", type=non_negative, default=config("weight_decay"))
     fit.add_argument("--schedule", default=config("schedule"), choices=SCHEDULES)
-    fit.add_argument("--warmup", type=float, default=config("warmup"), metavar="F",
+    fit.add_argument("--warmup", type=real(0.0, 1.0, high_open=True), default=config("warmup"), metavar="F",
                      help=f"onecycle warm-up fraction ({config('warmup'):g})")
-    fit.add_argument("--grad-clip", type=float, default=config("grad_clip"), metavar="NORM",
+    fit.add_argument("--grad-clip", type=non_negative, default=config("grad_clip"), metavar="NORM",
                      help=f"0 disables ({config('grad_clip'):g})")
-    fit.add_argument("--patience", type=int, help="early stopping: epochs without improvement")
+    fit.add_argument("--patience", type=positive_int, help="early stopping: epochs without improvement")
     fit.add_argument("--monitor", default=config("monitor"), choices=MONITORS)
-    fit.add_argument("--curriculum", type=int, default=config("curriculum_epochs"), metavar="EPOCHS",
+    fit.add_argument("--curriculum", type=non_negative_int, default=config("curriculum_epochs"), metavar="EPOCHS",
                      help="short labels first: epoch e uses labels of at most e+2 characters")
     fit.add_argument("--no-augment", dest="augment", action="store_false", help="no train-time distortion")
-    fit.add_argument("--aug-prob", type=float, default=augment.probability,
+    fit.add_argument("--aug-prob", type=probability, default=augment.probability,
                      help=f"share of crops distorted ({augment.probability:g})")
-    fit.add_argument("--aug-rotate", type=float, default=augment.max_rotation, metavar="DEG",
+    fit.add_argument("--aug-rotate", type=real(0.0, 180.0), default=augment.max_rotation, metavar="DEG",
                      help=f"max rotation ({augment.max_rotation:g})")
-    fit.add_argument("--aug-perspective", type=float, default=augment.max_perspective, metavar="F",
+    fit.add_argument("--aug-perspective", type=real(0.0, 0.5), default=augment.max_perspective, metavar="F",
                      help=f"corner shift ({augment.max_perspective:g})")
-    fit.add_argument("--aug-pad", type=float, default=augment.max_padding, metavar="F",
+    fit.add_argument("--aug-pad", type=non_negative, default=augment.max_padding, metavar="F",
                      help=f"max side padding ({augment.max_padding:g})")
-    fit.add_argument("--seed", type=int, default=config("seed"))
+    fit.add_argument("--seed", type=non_negative_int, default=config("seed"))
 
     run_group = parser.add_argument_group("run")
-    run_group.add_argument("--name", "--checkpoint", dest="name", default="tiny",
+    run_group.add_argument("--name", "--checkpoint", dest="name", type=folder_name, default="tiny",
                            help="run name (the seed's checkpoint name): the run goes to RUNS/NAME")
     run_group.add_argument("--runs", default="runs", metavar="DIR", help="folder of runs (runs)")
     run_group.add_argument("--resume", action="store_true", help="continue the run where it stopped")
     run_group.add_argument("--overwrite", action="store_true", help="start over in an existing run folder")
     run_group.add_argument("--force-save", action="store_true", help="write best/ every epoch, better or not")
-    run_group.add_argument("--workers", type=int, default=config("workers"),
+    run_group.add_argument("--workers", type=non_negative_int, default=config("workers"),
                            help=f"background batch builders ({config('workers')})")
-    run_group.add_argument("--threads", type=int, help="torch threads (default: cores minus workers)")
+    run_group.add_argument("--threads", type=positive_int, help="torch threads (default: cores minus workers)")
     run_group.add_argument("--device", default=config("device"), help="auto (CUDA when available), cpu or cuda")
     run_group.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
@@ -107,6 +118,21 @@ def parse_weighted(value: str) -> tuple[str, float]:
     return value, 1.0
 
 
+def _refuse_changes(args: argparse.Namespace) -> None:
+    """--resume continues the run as it was configured: options it cannot honour are refused, not ignored."""
+    from digitocr.cli import build_parser
+    from digitocr.errors import UserError
+
+    defaults = vars(build_parser("train").parse_args(["train"]))
+    kept = {*RESUMABLE, "resume", "runs", "name", "progress", "command", "handler"}
+    changed = sorted(key for key, value in vars(args).items() if key not in kept and value != defaults.get(key))
+    if changed:
+        flags = ", ".join("--" + key.replace("_", "-") for key in changed)
+        allowed = ", ".join("--" + key.replace("_", "-") for key in RESUMABLE)
+        raise UserError(f"--resume continues the run with its own configuration: {flags} cannot change "
+                        f"(these can: {allowed}); start a new run with --name to train otherwise")
+
+
 def _config(args: argparse.Namespace) -> Any:
     import os
 
@@ -118,6 +144,7 @@ def _config(args: argparse.Namespace) -> Any:
     run_dir = Path(args.runs) / args.name
     threads = args.threads or max(1, (os.cpu_count() or 1) - args.workers)
     if args.resume:
+        _refuse_changes(args)
         changes = {key: getattr(args, key) for key in RESUMABLE if getattr(args, key) not in (None, False)}
         return resume_config(run_dir, **{**changes, "threads": threads})
     spec = DataSpec(folders=[parse_weighted(item) for item in args.data],

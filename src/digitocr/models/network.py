@@ -41,7 +41,7 @@ def build_model(architecture: str, num_classes: int, **options: Any) -> Recogniz
     factory: Callable[..., Recognizer] = architecture_class(architecture)  # each class has its own options
     try:
         return factory(num_classes=num_classes, **options)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise UserError(f"bad options for architecture {architecture!r}: {error}") from None
 
 

@@ -152,6 +152,9 @@ class GeneratorConfig:
             (self.image_mode in IMAGE_MODES, f"image mode must be one of {', '.join(IMAGE_MODES)}"),
             (self.extension in EXTENSIONS, f"extension must be one of {', '.join(EXTENSIONS)}"),
             (0 <= self.name_format < len(NAME_FORMATS), "name format must be 0, 1 or 2"),
+            (self.seed is None or self.seed >= 0, f"seed must not be negative, got {self.seed}"),
+            (not (self.number_range is not None and self.strings_file is not None),
+             "labels come from a number range or a strings file, not both (--range, -i)"),
             (self.background != "image" or self.background_dir is not None,
              "background 'image' needs a folder of pictures (-id/--image-dir)"),
         ]

@@ -23,7 +23,7 @@ import cv2
 from digitocr.errors import UserError
 from digitocr.files import write_atomically
 from digitocr.images import encode_image
-from digitocr.labels import LABELS_FILE, safe_label, write_labels_tsv
+from digitocr.labels import LABELS_FILE, list_labelled_files, safe_label, write_labels_tsv
 from digitocr.synth.fonts import GlyphSource
 from digitocr.synth.generate import TextImageGenerator
 from digitocr.synth.options import NAME_FORMATS, GeneratorConfig
@@ -32,6 +32,13 @@ from digitocr.synth.options import NAME_FORMATS, GeneratorConfig
 def file_name(label: str, index: int, config: GeneratorConfig) -> str:
     """`LABEL_INDEX.EXT` (or TRDG's other name formats); path separators in a label become '_'."""
     return NAME_FORMATS[config.name_format].format(label=safe_label(label), index=index) + f".{config.extension}"
+
+
+def _index_in(name: str, name_format: int) -> int:
+    """The index in a file name of the generator's format (-1 for other names)."""
+    stem = name.rsplit(".", 1)[0]
+    part = {0: stem.rsplit("_", 1)[-1], 1: stem.split("_", 1)[0], 2: stem}[name_format]
+    return int(part) if part.isdigit() else -1
 
 
 def _prepare_output_dir(output_dir: str | Path) -> Path:
@@ -55,6 +62,7 @@ class _SharedWork:
     written so far and the stop flag Ctrl-C sets (process-shared values)."""
 
     count: int
+    first: int  # index of the first image (after the existing ones, when appending)
     next_chunk: Any
     written: Any
     stop: Any
@@ -63,7 +71,9 @@ class _SharedWork:
         with self.next_chunk.get_lock():
             start = self.next_chunk.value * _CHUNK_SIZE
             self.next_chunk.value += 1
-        return None if start >= self.count or self.stop.is_set() else range(start, min(start + _CHUNK_SIZE, self.count))
+        if start >= self.count or self.stop.is_set():
+            return None
+        return range(self.first + start, self.first + min(start + _CHUNK_SIZE, self.count))
 
     def write(self, generator: TextImageGenerator, output: Path) -> Iterator[list[Entry]]:
         """Write claimed chunks until none is left or a stop is asked for; yields each chunk's entries."""
@@ -140,23 +150,36 @@ def _interrupt_sets(stop: Any) -> Iterator[None]:
 
 def write_dataset(config: GeneratorConfig, output_dir: str | Path, count: int, workers: int = 1,
                   on_progress: Callable[[int, int], None] | None = None,
-                  fonts: Sequence[GlyphSource] | None = None, start_method: str = "forkserver") -> Path:
+                  fonts: Sequence[GlyphSource] | None = None, start_method: str = "forkserver",
+                  append: bool = False, overwrite: bool = False) -> Path:
     """Write `count` images named LABEL_INDEX.EXT and a `labels.tsv` manifest; returns the manifest path.
 
     `workers` processes write (this one and workers - 1 helpers, so no time is lost while they start).
     Helpers start from a fork server by default, safe whatever threads the caller runs (torch's, say);
     `start_method="fork"` starts them fastest, for callers that run no threads of their own (the CLI).
     On Ctrl-C the images being written are finished, the manifest lists exactly the files written,
-    and KeyboardInterrupt is raised."""
+    and KeyboardInterrupt is raised.
+
+    A folder that already holds images or a labels.tsv is refused unless `append` (new indices after the
+    highest there, added to its labels.tsv, which lists the images already there too) or `overwrite` (a new
+    labels.tsv listing only the new images; files of the same names are replaced)."""
     if count <= 0:
         raise UserError(f"count must be at least 1, got {count}")
     if workers < 1:
         raise UserError(f"workers must be at least 1, got {workers}")
+    if append and overwrite:
+        raise UserError("--append and --overwrite exclude each other")
     output = _prepare_output_dir(output_dir)
+    existing = list_labelled_files(output)
+    if existing and not (append or overwrite):
+        raise UserError(f"{output} already holds {len(existing)} labelled image(s): pass --append to add to "
+                        "them, or --overwrite to replace its labels.tsv with the new images")
+    kept = [(path.relative_to(output), label) for path, label in existing] if append else []
     generator = TextImageGenerator(config, fonts)
     config = replace(config, seed=generator.seed)
     context = _worker_context(start_method)
-    work = _SharedWork(count, context.Value("q", 0), context.Value("q", 0), context.Event())
+    first = 1 + max((_index_in(path.name, config.name_format) for path, _ in kept), default=-1)
+    work = _SharedWork(count, first, context.Value("q", 0), context.Value("q", 0), context.Event())
     helpers = min(workers - 1, math.ceil(count / _CHUNK_SIZE) - 1)
     entries: list[Entry] = []
     with _interrupt_sets(work.stop), _opencv_single_threaded(), contextlib.ExitStack() as stack:
@@ -177,7 +200,7 @@ def write_dataset(config: GeneratorConfig, output_dir: str | Path, count: int, w
         if on_progress:
             on_progress(len(entries), count)
     manifest = output / LABELS_FILE
-    write_labels_tsv(manifest, [(name, label) for _, name, label in sorted(entries)])
+    write_labels_tsv(manifest, [*kept, *((name, label) for _, name, label in sorted(entries))])
     if work.stop.is_set():
         raise KeyboardInterrupt
     return manifest

@@ -1,0 +1,68 @@
+"""Option types that check their range where the option is parsed: a mistake fails in the first second,
+with argparse's one error line and exit 2, before any work or any file is written."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+
+def _number(kind: type, text: str) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def whole(minimum: int) -> Callable[[str], int]:
+    """A whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        value = int(_number(int, text))
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        return value
+
+    parse.__name__ = "whole number"  # argparse names the type in its messages
+    return parse
+
+
+def real(low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False
+         ) -> Callable[[str], float]:
+    """A finite number in the range from `low` to `high` (each end included unless open)."""
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    described = f"{left}{low:g}, {high:g}{right}" if math.isfinite(high) else f"{left}{low:g}, ∞)"
+
+    def parse(text: str) -> float:
+        value = float(_number(float, text))
+        if value < low or value > high or (low_open and value == low) or (high_open and value == high):
+            raise argparse.ArgumentTypeError(f"must be in {described}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+positive_int = whole(1)
+non_negative_int = whole(0)
+positive = real(0.0, low_open=True)
+non_negative = real(0.0)
+probability = real(0.0, 1.0)
+fraction = real(0.0, 1.0, low_open=True, high_open=True)
+
+
+def non_empty(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def folder_name(text: str) -> str:
+    """One folder name: not empty, no path separators, not '.' or '..'."""
+    if not text or text in (".", "..") or "/" in text or "\\" in text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"must be one folder name (no '/', not '..'), got {text!r}")
+    return text
