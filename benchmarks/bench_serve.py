@@ -120,7 +120,8 @@ def _raw_http_load(url: str, path: str, body: bytes, clients: int, seconds: floa
         latencies.clear()
         start = time.perf_counter()
         try:  # a request in flight at the deadline is waited for, 30 s at most (a peer may take that long)
-            await asyncio.wait_for(asyncio.gather(*(client(start + seconds) for _ in range(clients))), seconds + 30)
+            loads = asyncio.gather(*(client(start + seconds) for _ in range(clients)))
+            await asyncio.wait_for(loads, seconds + 30)
         except TimeoutError:
             failures += clients  # unanswered when time ran out
         return time.perf_counter() - start
@@ -207,7 +208,7 @@ def seed_design_server(port_file: str, model: str, box: list[int]) -> None:
 
     async def handler(websocket: websockets.asyncio.server.ServerConnection) -> None:
         async for message in websocket:
-            reader = Reader(model, backend="torch", threads=1)  # the seed reloads its torch checkpoint each time
+            reader = Reader(model, backend="torch", threads=1)  # the seed reloads its checkpoint each time
             pixels = open_image(gzip.decompress(message))
             await websocket.send(reader.read(pixels, tuple(box)).text)
 
@@ -221,8 +222,8 @@ def seed_design_server(port_file: str, model: str, box: list[int]) -> None:
 
 def start_seed_design(model: str, box: list[int]) -> tuple[multiprocessing.Process, str]:
     port_file = tempfile.mktemp(prefix="seed-port-")
-    process = multiprocessing.get_context("spawn").Process(target=seed_design_server, args=(port_file, model, box),
-                                                             daemon=True)
+    process = multiprocessing.get_context("spawn").Process(target=seed_design_server,
+                                                             args=(port_file, model, box), daemon=True)
     process.start()
     for _ in range(600):
         if os.path.exists(port_file) and Path(port_file).read_text():
@@ -234,8 +235,9 @@ def start_seed_design(model: str, box: list[int]) -> tuple[multiprocessing.Proce
 # --- rapidocr_api, where installed --------------------------------------------------------------------------
 
 def rapidocr_api_load(python: str, crop: bytes, clients: int, seconds: float) -> dict[str, float] | str:
-    """rapidocr_api's server (run by `python`, which has it installed) under the same load, on the same crop."""
-    if subprocess.run([python, "-c", "import rapidocr_api"], check=False, capture_output=True).returncode != 0:
+    """rapidocr_api's server (run by `python`, which has it installed): the same load on the same crop."""
+    found = subprocess.run([python, "-c", "import rapidocr_api"], check=False, capture_output=True)
+    if found.returncode != 0:
         return f"not installed for {python} (pip install rapidocr_api onnxruntime)"
     import httpx
 
@@ -243,7 +245,8 @@ def rapidocr_api_load(python: str, crop: bytes, clients: int, seconds: float) ->
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen([python, "-m", "rapidocr_api.main", "-ip", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               cwd=tempfile.gettempdir())
     try:
         for _ in range(600):
             try:
@@ -270,7 +273,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--rapidocr-python", default=sys.executable,
-                        help="a Python that has rapidocr_api installed (its own venv: it wants opencv-python)")
+                        help="a Python with rapidocr_api installed (its own venv: it wants opencv-python)")
     args = parser.parse_args()
 
     regions = json.loads((SCREEN.parent / "regions.json").read_text())
@@ -284,7 +287,8 @@ def main() -> None:
                                   "clients": args.clients, "workers": args.workers}
     with tempfile.TemporaryDirectory() as folder:
         profile = Path(folder) / "game.toml"
-        profile.write_text(f'name = "game"\nsize = {regions["size"]}\nmodel = "{Path(args.model).resolve()}"\n'
+        model = Path(args.model).resolve()
+        profile.write_text(f'name = "game"\nsize = {regions["size"]}\nmodel = "{model}"\n'
                            f'[regions.speed]\nbox = {speed_box}\n'
                            f'[regions.rpm]\nbox = {regions["regions"]["rpm"]["box"]}\n')
         process, url, startup = start_server(["--profile", str(profile), "--workers", str(args.workers)])
@@ -326,7 +330,8 @@ def report(f: dict) -> None:
           f"p99 {client['p99_ms']:.1f} ms |")
     print(f"| one WebSocket stream (JSON mode) | {stream['per_s']:.0f} crops/s |")
     seed = f["seed_client"]
-    print(f"| seed client round trip (new connection, gzip'd JPEG screenshot) | median {seed['median_ms']:.1f} ms, "
+    print("| seed client round trip (new connection, gzip'd JPEG screenshot) | "
+          f"median {seed['median_ms']:.1f} ms, "
           f"p90 {seed['p90_ms']:.1f} ms (answer {seed['answer']!r}) |")
     print(f"| seed client, one kept connection | median {f['seed_one_connection']['median_ms']:.1f} ms |")
     design = f["seed_design"]
@@ -335,9 +340,11 @@ def report(f: dict) -> None:
     peer = f["rapidocr_api"]
     print("| rapidocr_api /ocr, same crop, same clients | " + (
         f"{peer['per_s']:.1f} req/s ({peer['requests']} answered), p50 {peer['p50_ms']:.0f} ms, "
-        f"p99 {peer['p99_ms']:.0f} ms, {peer['failures']} failed |" if isinstance(peer, dict) else f"{peer} |"))
+        f"p99 {peer['p99_ms']:.0f} ms, {peer['failures']} failed |"
+        if isinstance(peer, dict) else f"{peer} |"))
     health = f["health"]
-    print(f"micro-batching: {health['mean_batch']} jobs per batch on average, largest {health['largest_batch']}")
+    print(f"micro-batching: {health['mean_batch']} jobs per batch on average, "
+          f"largest {health['largest_batch']}")
 
 
 if __name__ == "__main__":

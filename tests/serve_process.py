@@ -20,8 +20,8 @@ class ServerProcess:
 
     def __init__(self, *arguments: str, timeout: float = 60.0) -> None:
         self.started = time.perf_counter()
-        self.process = subprocess.Popen([sys.executable, "-m", "digitocr", "serve", *arguments, "--port", "0"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        command = [sys.executable, "-m", "digitocr", "serve", *arguments, "--port", "0"]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
         threading.Thread(target=self._drain, daemon=True).start()

@@ -89,7 +89,8 @@ def expected(reader: Reader, image: Image.Image | np.ndarray) -> dict:
 
 
 def assert_same_reading(answer: dict, wanted: dict) -> None:
-    """The same text (the confidence may differ a little: in another batch a crop is padded to another width)."""
+    """The same text (the confidence may differ a little: in another batch, a crop is padded to another
+    width)."""
     assert answer["text"] == wanted["text"] and 0 <= answer["confidence"] <= 1
 
 
@@ -219,7 +220,8 @@ def test_stream_bad_frame_is_answered_in_place(server: ServerProcess, reader: Re
     ("?region=fuel", None, 4404, "no region"),
 ])
 def test_websocket_refusals_close_with_a_code_and_reason(server: ServerProcess, reader: Reader, query: str,
-                                                        message: bytes | str | None, code: int, reason: str) -> None:
+                                                        message: bytes | str | None, code: int,
+                                                        reason: str) -> None:
     with connect(f"{server.ws_url}/{query}", max_size=None) as websocket:
         if message is not None:
             websocket.send(message)
@@ -258,20 +260,21 @@ BAD_REQUESTS = {
     "30000x30000 header": (huge_png_header(), {}, "", 400, "decompression bomb"),
     "gzip bomb": (gzip.compress(bytes(64 * 2**20)), {}, "", 413, "inflates to more than"),
     "corrupt gzip": (gzip.compress(png(draw_digits("1")))[:-12], {}, "", 400, "gzip"),
-    "wrong content type": (b'{"image": 1}', {"Content-Type": "application/json"}, "", 415, "application/json"),
+    "wrong content type": (b'{"a": 1}', {"Content-Type": "application/json"}, "", 415, "application/json"),
     "unknown encoding": (b"x", {"Content-Encoding": "br"}, "", 415, "br"),
     "gzip header without gzip": (b"x", {"Content-Encoding": "gzip"}, "", 400, "not gzip"),
     "too large": (bytes(1_100_000), {}, "", 413, "larger than"),
     "region outside the image": (png(np.full((50, 80), 255, np.uint8)), {}, "?profile=dash", 422, "frame"),
     "unknown profile": (png(screenshot()), {}, "?profile=nope", 404, "no profile named"),
     "bad format": (png(draw_digits("1")), {}, "?format=nonsense", 400, "format"),
-    "multipart without a file": (b'--b\r\nContent-Disposition: form-data; name="field"\r\n\r\nvalue\r\n--b--\r\n',
+    "multipart without a file": (b'--b\r\nContent-Disposition: form-data; name="f"\r\n\r\nvalue\r\n--b--\r\n',
                                  {"Content-Type": "multipart/form-data; boundary=b"}, "", 400, "no file"),
 }
 
 
 @pytest.mark.parametrize("name", list(BAD_REQUESTS))
-def test_bad_input_is_a_json_4xx_and_the_server_goes_on(server: ServerProcess, reader: Reader, name: str) -> None:
+def test_bad_input_is_a_json_4xx_and_the_server_goes_on(server: ServerProcess, reader: Reader,
+                                                        name: str) -> None:
     body, headers, query, status, words = BAD_REQUESTS[name]
     response = httpx.post(f"{server.url}/read{query}", content=body, headers=headers, timeout=30)
     assert response.status_code == status, response.text
@@ -280,7 +283,8 @@ def test_bad_input_is_a_json_4xx_and_the_server_goes_on(server: ServerProcess, r
     assert_still_serving(server, reader)
 
 
-def test_chunked_body_over_the_limit_is_refused_while_it_arrives(server: ServerProcess, reader: Reader) -> None:
+def test_chunked_body_over_the_limit_is_refused_while_it_arrives(server: ServerProcess,
+                                                                 reader: Reader) -> None:
     def chunks():
         for _ in range(40):  # 40 x 64 KB: past the 1 MB limit, with no Content-Length to check up front
             yield bytes(64 * 1024)
@@ -310,7 +314,8 @@ def test_client_that_disconnects_mid_request(server: ServerProcess, reader: Read
 def test_a_body_that_never_finishes_times_out(server: ServerProcess, reader: Reader) -> None:
     started = time.monotonic()
     with raw_request(server) as sock:  # the server was started with --timeout 3
-        sock.sendall(b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\nabc")
+        sock.sendall(b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                     b"Content-Length: 5000\r\n\r\nabc")
         answer = b""
         while b"longer" not in answer and (chunk := sock.recv(4096)):
             answer += chunk
@@ -345,7 +350,7 @@ def test_64_clients_at_once_are_batched_and_answered_correctly(server: ServerPro
     assert_still_serving(server, reader)
 
 
-# --- limits, token and workers need servers of their own -----------------------------------------------------
+# --- limits, token and workers need servers of their own ---------------------------------------------
 
 def test_connection_limit_refuses_with_429_and_4429(reader: Reader) -> None:
     with ServerProcess("--max-connections", "3") as server:
@@ -376,7 +381,7 @@ def test_token_is_required_except_for_health(reader: Reader) -> None:
             assert_same_reading(client.read(crop), expected(reader, draw_digits("42")))
             with client.stream() as stream:
                 assert stream.read(crop)["text"] == client.read(crop)["text"]
-        with connect(f"{server.ws_url}/?token={TOKEN}&crop=true") as websocket:  # browsers: the token in the URL
+        with connect(f"{server.ws_url}/?token={TOKEN}&crop=true") as websocket:  # as browsers: in the URL
             websocket.send(crop)
             assert websocket.recv(timeout=10) == expected(reader, draw_digits("42"))["text"]
         with connect(server.ws_url) as websocket, pytest.raises(websockets.ConnectionClosed) as closed:
@@ -410,7 +415,7 @@ def test_workers_share_the_port(reader: Reader) -> None:
         assert len(pids) == 2
 
 
-# --- the decoding entry points, fuzzed ------------------------------------------------------------------------
+# --- the decoding entry points, fuzzed ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:

@@ -31,6 +31,7 @@ from websockets.sync.client import ClientConnection, connect
 from digitocr.errors import UserError
 
 DEFAULT_URL = "http://127.0.0.1:8765"
+OCTET_STREAM = {"Content-Type": "application/octet-stream"}
 STREAM_WINDOW = 32  # frames sent ahead of the answers (the server reads up to 64 ahead)
 
 
@@ -60,7 +61,8 @@ def _query(**parameters: str | None) -> str:
 
 
 def _stream_url(url: str, profile: str | None) -> str:
-    return f"{url.replace('http', 'ws', 1)}/{_query(mode='json', profile=profile, crop=None if profile else 'true')}"
+    query = _query(mode="json", profile=profile, crop=None if profile else "true")
+    return f"{url.replace('http', 'ws', 1)}/{query}"
 
 
 def _headers(token: str | None) -> dict[str, str]:
@@ -101,8 +103,8 @@ class Client:
 
     def read(self, image: Any, *, profile: str | None = None, format: str | None = None) -> dict[str, Any]:
         """The reading of a crop, or with `profile` the readings of a whole screenshot's regions."""
-        response = self._http.post(f"/read{_query(profile=profile, format=format)}", content=image_bytes(image),
-                                   headers={"Content-Type": "application/octet-stream"})
+        response = self._http.post(f"/read{_query(profile=profile, format=format)}",
+                                   content=image_bytes(image), headers=OCTET_STREAM)
         return _answer(response)
 
     def health(self) -> dict[str, Any]:
@@ -115,8 +117,9 @@ class Client:
         """A WebSocket that answers each frame with JSON, in order: frames are crops, or with `profile` whole
         screenshots."""
         url = _stream_url(self.url, profile)
+        # legacy=True: connect() gives the connection itself, not a context manager
         return Stream(connect(url, additional_headers=_headers(self.token), open_timeout=self.timeout,
-                              max_size=None, compression=None, legacy=True))  # legacy: a connection, not a context
+                              max_size=None, compression=None, legacy=True))
 
     def close(self) -> None:
         self._http.close()
@@ -178,12 +181,14 @@ class AsyncClient:
         self.token = token
         self.timeout = timeout
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._http = httpx.AsyncClient(base_url=self.url, headers=_headers(token), timeout=timeout, limits=limits)
+        self._http = httpx.AsyncClient(base_url=self.url, headers=_headers(token), timeout=timeout,
+                                       limits=limits)
 
-    async def read(self, image: Any, *, profile: str | None = None, format: str | None = None) -> dict[str, Any]:
+    async def read(self, image: Any, *, profile: str | None = None,
+                   format: str | None = None) -> dict[str, Any]:
         response = await self._http.post(f"/read{_query(profile=profile, format=format)}",
                                          content=image_bytes(image),
-                                         headers={"Content-Type": "application/octet-stream"})
+                                         headers=OCTET_STREAM)
         return _answer(response)
 
     async def health(self) -> dict[str, Any]:
@@ -194,8 +199,8 @@ class AsyncClient:
 
     async def stream(self, *, profile: str | None = None) -> AsyncStream:
         url = _stream_url(self.url, profile)
-        connection = await connect_async(url, additional_headers=_headers(self.token), open_timeout=self.timeout,
-                                         max_size=None, compression=None)
+        connection = await connect_async(url, additional_headers=_headers(self.token),
+                                         open_timeout=self.timeout, max_size=None, compression=None)
         return AsyncStream(connection)
 
     async def close(self) -> None:
@@ -227,7 +232,8 @@ class AsyncStream:
         await self.send(image)
         return await self.receive()
 
-    async def read_many(self, images: Iterable[Any], window: int = STREAM_WINDOW) -> AsyncIterator[dict[str, Any]]:
+    async def read_many(self, images: Iterable[Any],
+                        window: int = STREAM_WINDOW) -> AsyncIterator[dict[str, Any]]:
         in_flight = 0
         for image in images:
             if in_flight == window:

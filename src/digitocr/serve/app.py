@@ -73,8 +73,8 @@ class ErrorOut(BaseModel):
     detail: str
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorOut} for status in (400, 401, 404, 408, 413, 415,
-                                                                                     422, 429)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut} for status in (400, 401, 404, 408, 413, 415, 422, 429)}
 
 
 def create_app(engine: Engine) -> ASGIApp:
@@ -204,11 +204,12 @@ def create_app(engine: Engine) -> ASGIApp:
             elif region is None:
                 await websocket.send_text(json.dumps({"seq": seq, **result}))
             else:
-                await websocket.send_text(result["text"] if region == "" else result["regions"][region]["text"])
+                reading = result if region == "" else result["regions"][region]
+                await websocket.send_text(reading["text"])
             seq += 1
 
-    return Guard(HotPath(app, read_image), token=config.token, max_body=limits.max_body, max_connections=limits.max_connections,
-                 timeout=limits.timeout, counters=counters)
+    return Guard(HotPath(app, read_image), token=config.token, max_body=limits.max_body,
+                 max_connections=limits.max_connections, timeout=limits.timeout, counters=counters)
 
 
 class HotPath:
@@ -241,7 +242,8 @@ def websocket_region(profile: Profile | None, region: str | None, mode: str) -> 
         raise Refusal(400, f"mode is 'text' (the seed's protocol) or 'json', got {mode!r}")
     if region is not None and (profile is None or region not in profile.regions):
         raise Refusal(404, f"no region {region!r} to answer with" + (
-            f" (the profile {profile.name!r} has {', '.join(profile.regions)})" if profile else " (no profile)"))
+            f" (the profile {profile.name!r} has {', '.join(profile.regions)})" if profile
+            else " (no profile)"))
     if mode == "json":
         return None
     if profile is None:
@@ -273,7 +275,8 @@ async def request_image(request: Request, max_body: int) -> bytes:
     return data
 
 
-def json_response(content: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(content: dict[str, Any], status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(content).encode(), status, headers, media_type="application/json")
 
 

@@ -28,7 +28,8 @@ class BatchStats:
 
     def to_dict(self) -> dict[str, Any]:
         mean = self.jobs / self.batches if self.batches else 0.0
-        return {"batches": self.batches, "jobs": self.jobs, "mean_batch": round(mean, 2), "largest_batch": self.largest}
+        return {"batches": self.batches, "jobs": self.jobs, "mean_batch": round(mean, 2),
+                "largest_batch": self.largest}
 
 
 class Batcher(Generic[Job]):

@@ -63,22 +63,28 @@ class Engine:
         for path in config.profiles:
             profile = load_profile(path)
             if profile.name in self.profiles:
-                raise UserError(f"two profiles are named {profile.name!r} ({self.profiles[profile.name].path} and "
-                                f"{path}): rename one")
+                first = self.profiles[profile.name].path
+                raise UserError(f"two profiles are named {profile.name!r} ({first} and {path}): rename one")
             self.profiles[profile.name] = profile
         self.default_profile = next(iter(self.profiles.values()), None)  # what WebSocket frames are read with
+        # the server's model, else the first profile's, else (None) the shipped general model
         self.default_model = config.model or next(
-            (profile.model for profile in self.profiles.values() if profile.model), None)  # None: the shipped one
+            (profile.model for profile in self.profiles.values() if profile.model), None)
         self.readers: dict[str, Reader] = {}
         self.default_reader = self.reader_for(None, None)
-        self.screen_plans = {name: Plan(tuple(Target(region.name, self.reader_for(region, profile),
-                                                     self.checks(region, profile, self.reader_for(region, profile)))
-                                              for region in profile.regions.values()), profile)
-                             for name, profile in self.profiles.items()}
+        self.screen_plans = {
+            name: Plan(tuple(self.target(region, profile) for region in profile.regions.values()), profile)
+            for name, profile in self.profiles.items()}
+
+    def target(self, region: Region, profile: Profile) -> Target:
+        reader = self.reader_for(region, profile)
+        return Target(region.name, reader, self.checks(region, profile, reader))
 
     def reader_for(self, region: Region | None, profile: Profile | None) -> Reader:
-        """The reader of the region's model, else the profile's, else the server's default (one per folder)."""
-        model = (region.model if region else None) or (profile.model if profile else None) or self.default_model
+        """The reader of the region's model, else the profile's, else the server's default (one per
+        folder)."""
+        model = ((region.model if region else None) or (profile.model if profile else None)
+                 or self.default_model)
         key = os.path.abspath(model) if model is not None else ""
         if key not in self.readers:
             self.readers[key] = Reader(model, backend=self.config.backend, threads=self.config.threads)
@@ -154,19 +160,21 @@ class Engine:
         for index, job in enumerate(jobs):
             profile = job.plan.profile
             if results[index] is None:
-                results[index] = readings[(index, None)] if profile is None else {
-                    "profile": profile.name, "regions": {t.name: readings[(index, t.name)] for t in job.plan.targets}}
+                results[index] = readings[(index, None)] if profile is None else {"profile": profile.name,
+                    "regions": {t.name: readings[(index, t.name)] for t in job.plan.targets}}
         return results  # type: ignore[return-value]
 
     def describe(self) -> dict[str, Any]:
         """What /models shows: each loaded model with its metrics, and each profile's regions."""
-        models = [{"path": str(reader.model_dir), "default": reader is self.default_reader, "backend": reader.backend,
+        models = [{"path": str(reader.model_dir), "default": reader is self.default_reader,
+                   "backend": reader.backend,
                    "architecture": reader.meta.get("architecture"), "charset": reader.charset.chars,
                    "metrics": reader.meta.get("metrics", {})} for reader in self.readers.values()]
         profiles = {name: {"path": str(profile.path) if profile.path else None,
                            "frame_size": list(profile.frame_size) if profile.frame_size else None,
                            "regions": {target.name: region_summary(profile.regions[target.name], target)
-                                       for target in self.screen_plans[name].targets if target.name is not None}}
+                                       for target in self.screen_plans[name].targets
+                                       if target.name is not None}}
                     for name, profile in self.profiles.items()}
         return {"models": models, "profiles": profiles}
 

@@ -28,7 +28,8 @@ OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/openapi.j
 
 
 class Refusal(Exception):
-    """A request the server will not read: `status` is the HTTP status (4xx), `detail` says why in one line."""
+    """A request the server will not read: `status` is the HTTP status (4xx), `detail` says why (one
+    line)."""
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
@@ -109,7 +110,8 @@ class Guard:
         if self.token is not None and scope["path"] not in OPEN_PATHS and not self._authorized(scope):
             return Refusal(401, "missing or wrong bearer token (send 'Authorization: Bearer TOKEN')")
         if self.counters.active >= self.max_connections:
-            return Refusal(429, f"too many requests at once (the limit is {self.max_connections}); retry shortly")
+            return Refusal(429, f"too many requests at once (the limit is {self.max_connections}); "
+                                "retry shortly")
         if scope["type"] == "http":
             length = header(scope, b"content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
@@ -120,7 +122,7 @@ class Guard:
         assert self.token is not None
         given = header(scope, b"authorization") or ""
         scheme, _, credentials = given.partition(" ")
-        if scheme.lower() != "bearer" and scope["type"] == "websocket":  # browsers cannot set WebSocket headers
+        if scheme.lower() != "bearer" and scope["type"] == "websocket":  # browsers cannot set its headers
             credentials = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
         return hmac.compare_digest(credentials.strip().encode(), self.token.encode())
 
@@ -149,7 +151,8 @@ class Guard:
                 await send_refusal(send, refusal)
         except TimeoutError:
             if not started:
-                await send_refusal(send, Refusal(408, f"the request took longer than the {self.timeout:g} s allowed"))
+                too_slow = f"the request took longer than the {self.timeout:g} s allowed"
+                await send_refusal(send, Refusal(408, too_slow))
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -174,7 +177,8 @@ async def close_websocket(receive: Receive, send: Send, refusal: Refusal) -> Non
     if message["type"] != "websocket.connect":
         return
     await send({"type": "websocket.accept"})
-    await send({"type": "websocket.close", "code": refusal.close_code, "reason": close_reason(refusal.detail)})
+    await send({"type": "websocket.close", "code": refusal.close_code,
+                "reason": close_reason(refusal.detail)})
 
 
 def close_reason(text: str) -> str:

@@ -45,4 +45,5 @@ def listening_url(sock: socket.socket) -> str:
 def _uvicorn_config(app: Any, config: ServeConfig, **extra: Any) -> uvicorn.Config:
     return uvicorn.Config(app, host=config.host, port=config.port, ws_max_size=config.limits.max_body,
                           ws_per_message_deflate=False, log_level="info" if config.access_log else "warning",
-                          access_log=config.access_log, server_header=False, proxy_headers=False, timeout_graceful_shutdown=3, **extra)
+                          access_log=config.access_log, server_header=False, proxy_headers=False,
+                          timeout_graceful_shutdown=3, **extra)
