@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_general.py build        # draws the evaluation set with Chromium
     .bench/venv/bin/python benchmarks/bench_general.py run    # reads it with digitocr and the installed peers
     .venv/bin/python benchmarks/bench_general.py fit          # fit (15 s, from the general model) per display
+    .venv/bin/python benchmarks/bench_general.py cost         # reading cost against tiny's
     (`make bench-general` does both; `run` in .venv reads with digitocr alone)
 
 The evaluation set is drawn in ways the general model's training never uses: pages rendered by a real
@@ -20,6 +21,7 @@ import argparse
 import base64
 import html
 import json
+import math
 import shutil
 import statistics
 import subprocess
@@ -403,9 +405,40 @@ def fit_from_general(out: Path, styles: list[str], shots: int, json_path: Path |
         json_path.write_text(json.dumps(rows, indent=2))
 
 
+def reading_cost(repeats: int = 5) -> None:
+    """The shipped model's network against `tiny`'s on 32x100 crops, one thread, best of `repeats` rounds
+    (torch, rearranged for inference as readers run it): the issue allows at most twice tiny's cost."""
+    import torch
+
+    from digitocr.models import build_model, optimize_for_inference
+    from digitocr.pretrained import default_model_dir
+
+    meta = json.loads((default_model_dir() / "model.json").read_text())
+    options = {key: value for key, value in meta["architecture_options"].items() if key != "height"}
+    classes = len(meta["charset"]) + 1
+    networks = {"tiny": build_model("tiny", classes), "general": build_model(meta["architecture"], classes, **options)}
+    networks = {name: optimize_for_inference(network) for name, network in networks.items()}
+    torch.set_num_threads(1)
+    best: dict[tuple[str, int], float] = {}
+    with torch.inference_mode():
+        for _ in range(repeats):
+            for name, network in networks.items():
+                for batch, calls in ((1, 200), (32, 20)):
+                    crops = torch.rand(batch, 1, 32, 100).contiguous(memory_format=torch.channels_last)
+                    network(crops)
+                    started = time.perf_counter()
+                    for _ in range(calls):
+                        network(crops)
+                    elapsed = (time.perf_counter() - started) / calls * 1e3
+                    best[(name, batch)] = min(best.get((name, batch), math.inf), elapsed)
+    for batch in (1, 32):
+        print(f"{batch} crop(s): tiny {best[('tiny', batch)]:.2f} ms, general {best[('general', batch)]:.2f} ms, "
+              f"{best[('general', batch)] / best[('tiny', batch)]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("build", "run", "fit"))
+    parser.add_argument("action", choices=("build", "run", "fit", "cost"))
     parser.add_argument("--out", type=Path, default=EVAL_DIR, help="evaluation set folder (.bench/general-eval)")
     parser.add_argument("--count", type=int, default=PER_STYLE, help=f"crops per style ({PER_STYLE})")
     parser.add_argument("--seed", type=int, default=SEED)
@@ -416,6 +449,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.action == "build":
         build(args.out, args.count, args.seed)
+    elif args.action == "cost":
+        reading_cost()
     elif args.action == "fit":
         fit_from_general(args.out, args.displays.split(","), args.shots, args.json)
     else:
