@@ -104,3 +104,26 @@ def test_resume_writes_only_into_the_run_it_resumes_and_refuses_changes(tmp_path
     out = capsys.readouterr().out
     assert f"last model: {tmp_path / 'runs2' / 'copy' / 'last'}" in out
     assert {path: path.stat().st_mtime_ns for path in original.rglob("*")} == before
+
+
+def test_damaged_state_and_unwritable_outputs_are_one_line_errors(tmp_path, capsys):
+    run = tmp_path / "runs" / "cut"
+    run.mkdir(parents=True)
+    (run / "state.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"__metadata__\":")
+    assert main(["train", "--resume", "--runs", str(tmp_path / "runs"), "--name", "cut"]) == 2
+    err = capsys.readouterr().err
+    assert "is damaged or not a run state" in err and err.count("\n") == 1
+    saved_model(tmp_path / "model")
+    write_folder(tmp_path / "data", ["12", "3"])
+    (tmp_path / "a-file").write_text("")
+    for option in (["--csv", str(tmp_path / "a-file" / "r.csv")], ["--grid", str(tmp_path / "data")]):
+        assert main(["eval", "--model", str(tmp_path / "model"), str(tmp_path / "data"), *option]) == 2
+        err = capsys.readouterr().err
+        assert "error: cannot write" in err and err.count("\n") == 1
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_a_cuda_device_without_a_gpu_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--synth", "", "--device", "cuda", "--steps", "1", "--val-size", "8"]) == 2
+    assert "no CUDA GPU is available" in capsys.readouterr().err

@@ -32,7 +32,7 @@ from digitocr.data import (
 )
 from digitocr.errors import UserError
 from digitocr.evaluate import EvalReport, evaluate
-from digitocr.files import write_text_atomically
+from digitocr.files import make_folder, write_text_atomically
 from digitocr.images import save_image
 from digitocr.labels import LABELS_FILE, write_labels_tsv
 from digitocr.metrics import character_accuracy, word_accuracy
@@ -209,7 +209,7 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
                         f"give --font with a font that draws them")
     report(FitProgress("fonts", "closest fonts: " + ", ".join(f"{m.source.name} {m.score:.2f}"
                                                                for m in matches[:5])))
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(run_dir)
     filled.save(run_dir / "bank")
 
     preprocess = Preprocess()

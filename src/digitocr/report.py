@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitocr.evaluate import EvalReport, save_grid, summary_lines
-from digitocr.files import write_text_atomically
+from digitocr.files import make_folder, write_text_atomically
 from digitocr.images import save_image
 from digitocr.synth.glyphs import GlyphBank
 from digitocr.synth.options import GeneratorConfig
@@ -78,7 +78,7 @@ def write_fit_report(result: FitResult, training: Any, evaluations: dict[str, Ev
     """Write report.md and its pictures into the run folder; returns the report path."""
     run = result.run_dir
     figures = run / "report"
-    figures.mkdir(parents=True, exist_ok=True)
+    make_folder(figures)
     save_image(bank_sheet(result.bank), figures / "bank.png")
     rng = np.random.default_rng(12345)
     streams = {}

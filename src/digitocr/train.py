@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
@@ -200,9 +200,12 @@ def _pick_device(requested: str) -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(requested)
+        device = torch.device(requested)
     except RuntimeError as error:
         raise UserError(f"bad --device {requested!r}: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {requested}: no CUDA GPU is available here (use cpu or auto)")
+    return device
 
 
 def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -380,11 +383,7 @@ def _save_state(path: Path, config: TrainConfig, model: nn.Module, optimizer: to
 
 def _load_state(path: Path, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
                 ) -> _Position:
-    if not path.is_file():
-        raise UserError(f"nothing to resume: {path} does not exist")
-    with safe_open(str(path), framework="pt") as stored:
-        document = json.loads(stored.metadata()["state"])
-        tensors = {name: stored.get_tensor(name) for name in stored.keys()}  # noqa: SIM118
+    document, tensors = _read_state(path, with_tensors=True)
     saved = document["config"]
     current = config.to_mapping()
     for key in RESUME_MUST_MATCH:
@@ -403,14 +402,27 @@ def _load_state(path: Path, config: TrainConfig, model: nn.Module, optimizer: to
     return from_mapping(_Position, document["position"], f"{path}: position")
 
 
+def _read_state(path: Path, with_tensors: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A run's state: its JSON document (and tensors); a missing, truncated or foreign file is a UserError."""
+    if not path.is_file():
+        raise UserError(f"nothing to resume: {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as stored:
+            document = json.loads((stored.metadata() or {})["state"])
+            tensors = {name: stored.get_tensor(name) for name in stored.keys()} if with_tensors else {}  # noqa: SIM118
+        if not isinstance(document, dict) or not {"config", "position", "optimizer_groups"} <= set(document):
+            raise KeyError("state")
+    except (SafetensorError, OSError, ValueError, KeyError) as error:
+        raise UserError(f"cannot resume from {path}: it is damaged or not a run state ({type(error).__name__}); "
+                        "start the run again with --overwrite") from None
+    return document, tensors
+
+
 def resume_config(run_dir: Path, **changes: Any) -> TrainConfig:
     """The configuration a run was started with, with `changes` applied (e.g. more epochs)."""
     path = Path(run_dir) / STATE_FILE
-    if not path.is_file():
-        raise UserError(f"nothing to resume: {path} does not exist")
-    with safe_open(str(path), framework="pt") as stored:
-        saved = json.loads(stored.metadata()["state"])["config"]
-    config = from_mapping(TrainConfig, saved, f"{path}: configuration")
+    document, _ = _read_state(path, with_tensors=False)
+    config = from_mapping(TrainConfig, document["config"], f"{path}: configuration")
     if config.data.is_empty():
         raise UserError(f"cannot resume {run_dir}: its state does not say what it trained on (a fit run of "
                         "digitocr 0.1.0?); run it again")

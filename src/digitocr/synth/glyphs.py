@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from digitocr.errors import UserError
-from digitocr.files import write_text_atomically
+from digitocr.files import make_folder, write_text_atomically
 from digitocr.images import open_image, save_image
 from digitocr.labels import list_labelled_files
 from digitocr.mapping import Mapped
@@ -175,7 +175,7 @@ class GlyphBank:
     def save(self, folder: Path | str) -> Path:
         """Write one PNG per glyph instance and `bank.json` (style, char -> files); returns the json."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         entries: dict[str, list[dict]] = {}
         for char, instances in sorted(self.glyphs.items()):
             entries[char] = []
