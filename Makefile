@@ -23,7 +23,7 @@ setup-system:
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0 || echo "torch 2.13.0 CPU build not found; pip will choose a torch"
-	$(PIP) install -q -e '.[train,dev]'
+	$(PIP) install -q -e '.[train,dev,fonts]'
 	touch $(STAMP)
 
 # Train `tiny` for at most 3 minutes on two synthetic streams from the default fonts, then evaluate
