@@ -108,3 +108,11 @@ def test_a_missing_holdout_folder_fails_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no holdout folder"):
         fit(samples, tmp_path / "run", time_limit=60, holdout=tmp_path / "absent")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("time_limit", [float("nan"), -5.0, 2.0])
+def test_a_time_limit_too_short_to_train_fails_before_any_work(tmp_path: Path, time_limit: float) -> None:
+    samples = write_crops(tmp_path / "s", font_crops(heldout_fonts()[0]))
+    with pytest.raises(UserError, match="leaves no time to train"):
+        fit(samples, tmp_path / "run", time_limit=time_limit)
+    assert not (tmp_path / "run").exists()

@@ -177,6 +177,8 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
          fonts: Sequence[str], seed: int, overwrite: bool, report: Callable[[FitProgress], None],
          start: Continuation | None = None) -> FitResult:
     started = time.monotonic()
+    if not time_limit - min(RESERVE_SECONDS, RESERVE_SHARE * time_limit) >= MIN_TRAINING_SECONDS:  # nan too
+        raise UserError(f"a time limit of {time_limit:g} s leaves no time to train: give more")
     if (run_dir / "fit.json").exists() and not overwrite:
         raise UserError(f"{run_dir} already holds a fitted model: choose another folder or pass --overwrite")
     alphabet = Charset(charset)
