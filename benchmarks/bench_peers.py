@@ -170,6 +170,8 @@ def main() -> None:
     parser.add_argument("--general-model", help="digitocr model for the synthetic set (default: --model)")
     parser.add_argument("--synthetic", type=int, default=300, help="synthetic crops (300)")
     parser.add_argument("--latency-crops", type=int, default=100, help="crops timed one by one (100)")
+    parser.add_argument("--engines", default="digitocr-onnx,digitocr-torch,easyocr,rapidocr,tesseract",
+                        help="which engines to run, comma-separated (default: all)")
     parser.add_argument("--json", type=Path, help="write every figure and reading here")
     args = parser.parse_args()
 
@@ -182,6 +184,8 @@ def main() -> None:
                "digitocr-torch": lambda: digitocr_engine(args.general_model, "torch")}
     results: dict[str, dict] = {}
     for key, factory in factories:
+        if key not in args.engines.split(","):
+            continue
         try:
             engine = factory()
         except Exception as error:  # noqa: BLE001 - a peer that is not installed is reported, not fatal

@@ -230,11 +230,11 @@ class Reader:
 
     def _reader_for(self, model: str) -> Reader:
         """This reader for its own model folder; another one (same backend choice) for another folder."""
-        if Path(model).resolve() == self.model_dir.resolve():
-            return self
         if model not in self._others:
-            self._others[model] = Reader(model, backend="auto" if self.backend == "torch" else self.backend,
-                                         threads=self.threads, batch_size=self.batch_size)
+            same = Path(model).resolve() == self.model_dir.resolve()
+            self._others[model] = self if same else Reader(
+                model, backend="auto" if self.backend == "torch" else self.backend, threads=self.threads,
+                batch_size=self.batch_size)
         return self._others[model]
 
     def read_preprocessed(self, crops: Sequence[np.ndarray], checks: Sequence[Checks] | None = None
