@@ -350,6 +350,20 @@ def test_64_clients_at_once_are_batched_and_answered_correctly(server: ServerPro
     assert_still_serving(server, reader)
 
 
+def test_64_websocket_clients_at_once(server: ServerProcess, reader: Reader) -> None:
+    message = gzip.compress(encode_image(screenshot(), "jpg"))
+
+    async def seed_client() -> str:
+        async with websockets.connect(server.ws_url) as websocket:
+            await websocket.send(message)
+            return await websocket.recv()
+
+    async def run() -> list[str]:
+        return await asyncio.wait_for(asyncio.gather(*(seed_client() for _ in range(64))), timeout=120)
+    assert asyncio.run(run()) == ["151"] * 64
+    assert_still_serving(server, reader)
+
+
 # --- limits, token and workers need servers of their own ---------------------------------------------
 
 def test_connection_limit_refuses_with_429_and_4429(reader: Reader) -> None:
