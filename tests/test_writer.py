@@ -91,6 +91,7 @@ def test_a_folder_of_labelled_images_is_never_clobbered(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("flags", "message"), [("--seed -3", "seed must not be negative"),
+                                                ("-cs -500", "out of order"),
                                                 ("--range 1-9 -i strings.txt", "not both")])
 def test_contradictory_or_negative_generator_options(flags: str, message: str) -> None:
     with pytest.raises(UserError, match=message):

@@ -138,6 +138,9 @@ class GeneratorConfig:
              f"width {self.width} leaves no room for text between margins {self.margins}"),
             (self.skew[0] <= self.skew[1] and self.spacing[0] <= self.spacing[1],
              "ranges need low <= high"),
+            (self.spacing[0] >= -self.height / 2,  # further, characters land over or past each other
+             (f"character spacing below -{self.height / 2:g} (half the image height) would draw the characters "
+              f"out of order, got {self.spacing[0]:g}")),
             (0 <= self.light_on_dark <= 1 and 0 <= self.invert <= 1,
              "light-on-dark and invert are probabilities between 0 and 1"),
             (not isinstance(self.threshold, tuple) and self.threshold in (None, "otsu")
