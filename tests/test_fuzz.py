@@ -103,3 +103,43 @@ def test_corrupted_model_folders_load_or_are_a_user_error(model_folder: Path, na
             load_model(folder)
         except UserError as error:
             assert "\n" not in str(error)
+
+
+option_values = st.sampled_from(["0", "-1", "1", "2.5", "1e9", "nan", "inf", "", "abc", "../x", "0-3", "1,2",
+                                 "-5--2", "#fff", "otsu", "999999"])
+TRAIN_OPTIONS = ["--epochs", "--steps", "--time-limit", "--epoch-size", "--batch-size", "--lr", "--val-split",
+                 "--val-size", "--patience", "--aug-prob", "--aug-rotate", "--warmup", "--grad-clip", "--seed",
+                 "--threads", "--workers", "--charset", "--name", "--arch", "--monitor", "--curriculum"]
+GENERATE_OPTIONS = ["-k", "-bl", "-cs", "-f", "-m", "-wd", "-al", "-b", "-d", "-do", "-tc", "--range",
+                    "--label-length", "--threshold", "--jpeg-quality", "--scale-jitter", "--stretch", "--padding",
+                    "--light-on-dark", "--invert", "-w", "--seed", "-na", "-e", "-im", "--charset"]
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(TRAIN_OPTIONS), option_values), max_size=4))
+def test_random_train_options_give_a_config_or_one_clear_error(options: list[tuple[str, str]]) -> None:
+    """Parsing and checking only (no training): argparse's exit 2, a UserError, or a valid configuration."""
+    from digitocr.cli import build_parser
+    from digitocr.cli.train import _config
+
+    argv = ["train", "--synth", "", *(f"{flag}={value}" for flag, value in options)]
+    try:
+        config = _config(build_parser("train").parse_args(argv))
+    except SystemExit as stopped:
+        assert stopped.code == 2
+    except UserError as error:
+        assert "\n" not in str(error)
+    else:
+        assert config.batch_size > 0 and config.epochs > 0 and 0 < config.data.val_fraction < 1
+        assert config.run_dir.parent == Path("runs")
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(GENERATE_OPTIONS), option_values), max_size=4))
+def test_random_generator_options_give_a_config_or_one_clear_error(options: list[tuple[str, str]]) -> None:
+    from digitocr.synth.flags import parse_generator_args
+
+    try:
+        parse_generator_args([f"{flag}={value}" for flag, value in options])
+    except UserError as error:
+        assert "\n" not in str(error)
