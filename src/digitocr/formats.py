@@ -154,15 +154,9 @@ class Decoded:
     alternative_confidence: float = 0.0
 
 
-def _symbol_probabilities(probabilities: np.ndarray, symbols: np.ndarray) -> np.ndarray:
-    """probabilities[t, b, symbols[t, b]] (symbols below 0, the frames past an item's end, give 0)."""
-    picked = np.take_along_axis(probabilities, np.maximum(symbols, 0)[:, :, None], axis=2)[:, :, 0]
-    return np.where(symbols >= 0, picked, 0.0)
-
-
-def _path_masses(probabilities: np.ndarray, path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _path_masses(probabilities: np.ndarray, path: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """For each frame of a (T, B) path (-1 past an item's end): the probability of the symbols it may hold
-    without changing the path's text, and a (T, B, C) mask of those symbols.
+    without changing the path's text, and those symbols (the path's own, then up to two more; -1: none).
 
     A frame may hold its own symbol; a character at the edge of a run of two or more may also be the blank or
     the differing neighbour; a blank may be a neighbouring character (unless it is the only blank between two
@@ -170,51 +164,55 @@ def _path_masses(probabilities: np.ndarray, path: np.ndarray) -> tuple[np.ndarra
     that change two neighbouring frames at once: the best path alone undercounts it by far whenever a frame
     is torn between a digit and the blank beside it."""
     steps, batch, classes = probabilities.shape
+    flat = probabilities.reshape(-1)
+    offsets = np.arange(0, steps * batch * classes, classes).reshape(steps, batch)
     none = np.full((1, batch), -1)
     previous = np.concatenate((none, path[:-1]), axis=0)
     following = np.concatenate((path[1:], none), axis=0)
     edge = (path > 0) & ((previous == path) ^ (following == path))
     other = np.where(previous == path, following, previous)
-    blank_may_switch = (path == BLANK) & ~((previous == following) & (previous > 0))
-    allowed = np.zeros((steps, batch, classes), dtype=bool)
-    np.put_along_axis(allowed, np.maximum(path, 0)[:, :, None], (path >= 0)[:, :, None], axis=2)
-    allowed[:, :, BLANK] |= edge
-    for neighbour, may in ((other, edge & (other > 0)), (previous, blank_may_switch & (previous > 0)),
-                           (following, blank_may_switch & (following > 0))):
-        rows, cols = np.nonzero(may)
-        allowed[rows, cols, neighbour[rows, cols]] = True
-    masses = np.where(path >= 0, (probabilities * allowed).sum(axis=2), 1.0)
-    return np.minimum(masses, 1.0), allowed
+    blank_may_switch = (path == BLANK) & (previous > 0) | (path == BLANK) & (following > 0)
+    blank_may_switch &= ~((previous == following) & (previous > 0))
+    first = np.where(edge, BLANK, np.where(blank_may_switch & (previous > 0), previous, -1))
+    second = np.where(edge & (other > 0), other,
+                      np.where(blank_may_switch & (following > 0) & (following != previous), following, -1))
+    symbols = [path, first, second]
+    masses = sum(np.where(symbol >= 0, flat[offsets + symbol], 0.0) for symbol in symbols)
+    return np.minimum(np.where(path >= 0, masses, 1.0), 1.0), symbols
 
 
 def decode_best_paths(log_probs: np.ndarray, lengths: np.ndarray, charset: Charset) -> list[Decoded]:
     """Best-path decoding of a (T, B, C) batch, all items at once: each item's text, the text's probability
     (see `_path_masses`), each character's probability (the highest of the frames that emit it), and the
-    runner-up: the best path with its least certain frame switched to that frame's second choice, among the
-    frames where the switch changes the text."""
-    steps, batch, _ = log_probs.shape
+    runner-up: the text with one frame switched to the likeliest symbol that changes the text, at the frame
+    where that symbol comes closest (its probability: the text's, with that frame's mass replaced)."""
+    steps, batch, classes = log_probs.shape
     probabilities = np.exp(log_probs)
     inside = np.arange(steps)[:, None] < np.asarray(lengths)[None, :]
     best = np.where(inside, probabilities.argmax(axis=2), -1)
+    frame_probabilities = np.where(inside, probabilities.max(axis=2), 1.0)
     masses, allowed = _path_masses(probabilities, best)
     confidences = masses.prod(axis=0)
-    # the runner-up: the likeliest symbol outside each frame's allowed set, at the frame where it comes closest
-    rivals = np.where(allowed, -1.0, probabilities)
-    second = rivals.argmax(axis=2)
-    gap = np.where(inside, _symbol_probabilities(probabilities, best) - rivals.max(axis=2), np.inf)
+    flat = probabilities.reshape(-1)  # from here on the allowed symbols are masked out of `probabilities`
+    offsets = np.arange(0, steps * batch * classes, classes).reshape(steps, batch)
+    for symbols in allowed:
+        flat[(offsets + symbols)[symbols >= 0]] = -1.0
+    rivals = probabilities.max(axis=2)
+    gap = np.where(inside, frame_probabilities - rivals, np.inf)
     frame = gap.argmin(axis=0)
-    has_alternative = np.isfinite(gap[frame, np.arange(batch)]) & (gap[frame, np.arange(batch)] < 1.0)
-    alternative_path = best.copy()
-    alternative_path[frame, np.arange(batch)] = np.where(has_alternative, second[frame, np.arange(batch)],
-                                                         best[frame, np.arange(batch)])
-    alternative_confidences = _path_masses(probabilities, alternative_path)[0].prod(axis=0)
-    frame_probabilities = _symbol_probabilities(probabilities, best).T.tolist()
-    paths, alternative_paths = best.T.tolist(), alternative_path.T.tolist()
+    items = np.arange(batch)
+    has_alternative = gap[frame, items] < 1.0
+    alternative_confidences = confidences * rivals[frame, items] / masses[frame, items]
+    switched = probabilities[frame, items].argmax(axis=1)
+    paths, frame_lists = best.T.tolist(), frame_probabilities.T.tolist()
     decoded = []
     for item in range(batch):
-        text, char_confidences = _collapse(paths[item], frame_probabilities[item], charset)
-        alternative = (_collapse(alternative_paths[item], frame_probabilities[item], charset)[0]
-                       if has_alternative[item] else None)
+        text, char_confidences = _collapse(paths[item], frame_lists[item], charset)
+        alternative = None
+        if has_alternative[item]:
+            path = paths[item]
+            path[frame[item]] = int(switched[item])
+            alternative = _collapse(path, frame_lists[item], charset)[0]
         decoded.append(Decoded(text, float(confidences[item]), char_confidences, alternative,
                                float(alternative_confidences[item]) if alternative is not None else 0.0))
     return decoded
