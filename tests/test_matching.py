@@ -29,3 +29,31 @@ def test_missing_characters_come_from_the_best_font() -> None:
     assert filled.glyphs["7"][0].source == f"font:{ranking[0].source.name}"
     real_height = bank.glyphs["1"][0].mask.shape[0]
     assert abs(filled.glyphs["0"][0].mask.shape[0] - real_height) <= 2
+
+
+def test_a_crop_whose_label_looks_wrong_is_named_and_left_out(tmp_path) -> None:
+    """A crop labelled 17 that shows 12 (the piece count matches, so cutting alone cannot tell)."""
+    from glyph_crops import crop_of
+
+    from digitocr.cli import main
+    from digitocr.images import save_image
+    from digitocr.synth.glyphs import LabelledCrop
+    from digitocr.synth.matching import suspicious_crops, without_suspicious
+
+    font = regular("roboto-mono")
+    rng = np.random.default_rng(1)
+    texts = ["127", "71", "172", "217", "27", "712"]
+    crops = [LabelledCrop(f"{text}_{i}.png", text, crop_of(font.render(text, 24, 1.0, rng), (20, 20, 20),
+                                                         (240, 240, 240))) for i, text in enumerate(texts)]
+    crops.append(LabelledCrop("17_wrong.png", "17", crop_of(font.render("12", 24, 1.0, rng), (20, 20, 20),
+                                                            (240, 240, 240))))
+    bank = build_bank(crops)
+    assert suspicious_crops(bank) == {"17_wrong.png": "label looks wrong: its '7' looks like '2'"}
+    cleaned = without_suspicious(bank)
+    assert "17_wrong.png" not in {crop.name for crop in cleaned.crops}
+    assert any(rejection.name == "17_wrong.png" for rejection in cleaned.rejected)
+    assert without_suspicious(build_bank(crops[:-1])).crops == build_bank(crops[:-1]).crops  # nothing to drop
+    for crop in crops:
+        save_image(crop.image, tmp_path / "samples" / crop.name)
+    assert main(["glyphs", str(tmp_path / "samples"), "-o", str(tmp_path / "bank")]) == 0
+    assert main(["glyphs", str(tmp_path / "samples"), "-o", str(tmp_path / "kept"), "--keep-suspicious"]) == 0

@@ -52,7 +52,7 @@ from digitocr.synth.fonts import (
 )
 from digitocr.synth.generate import TextImageGenerator
 from digitocr.synth.glyphs import BankStyle, GlyphBank, LabelledCrop, build_bank, read_labelled_folder
-from digitocr.synth.matching import FontMatch, fill_missing, rank_fonts
+from digitocr.synth.matching import FontMatch, fill_missing, rank_fonts, without_suspicious
 from digitocr.synth.options import GeneratorConfig
 from digitocr.train import TrainConfig, TrainProgress, train
 
@@ -163,19 +163,20 @@ def fit(samples_dir: Path | str, output_dir: Path | str, time_limit: float = 180
         charset: str = DIGITS, holdout: Path | str | None = None, fonts: Sequence[str] = (),
         seed: int = 0, overwrite: bool = False,
         on_progress: Callable[[FitProgress], None] | None = None,
-        start: Continuation | None = None, from_scratch: bool = False) -> FitResult:
+        start: Continuation | None = None, from_scratch: bool = False, keep_suspicious: bool = False) -> FitResult:
     """Build the bank, match fonts, train on the styled stream, evaluate, write the report. Training
     continues from `start` (a model, or an earlier run), by default the shipped general model; with
-    `from_scratch`, it starts from random weights."""
+    `from_scratch`, it starts from random weights. Crops whose label looks wrong are left out (and named)
+    unless `keep_suspicious`."""
     if start is None and not from_scratch:
         start = Continuation(default_model_dir())
     return _fit(Path(samples_dir), Path(output_dir), time_limit, charset, holdout, fonts, seed, overwrite,
-                on_progress or (lambda _: None), start)
+                on_progress or (lambda _: None), start, keep_suspicious)
 
 
 def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, holdout: Path | str | None,
          fonts: Sequence[str], seed: int, overwrite: bool, report: Callable[[FitProgress], None],
-         start: Continuation | None = None) -> FitResult:
+         start: Continuation | None = None, keep_suspicious: bool = False) -> FitResult:
     started = time.monotonic()
     if not time_limit - min(RESERVE_SECONDS, RESERVE_SHARE * time_limit) >= MIN_TRAINING_SECONDS:  # nan too
         raise UserError(f"a time limit of {time_limit:g} s leaves no time to train: give more")
@@ -192,6 +193,7 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
     _check_labels(crops, alphabet)
     crops, split_off = _split_holdout(crops, holdout, rng)
     bank = build_bank(crops, name=f"bank:{samples_dir}")
+    bank = bank if keep_suspicious else without_suspicious(bank)
     for rejection in bank.rejected:
         report(FitProgress("bank", f"skipped {rejection.name}: {rejection.reason}"))
     _check_enough(bank, alphabet)

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="another font file, folder or family to match against (repeatable)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace a fit already in the run folder")
+    parser.add_argument("--keep-suspicious", action="store_true",
+                        help="train on crops whose label looks wrong too (by default they are named and left out)")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--resume", type=Path, metavar="RUN",
                        help="continue an earlier fit (its model, crops and holdout) with SAMPLES added")
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     time_limit = args.time_limit or (180.0 if args.scratch else 15.0 if start is None else 45.0)
     result = fit(args.samples, args.output, time_limit=time_limit, charset=args.charset,
                  holdout=args.holdout, fonts=args.font, seed=args.seed, overwrite=args.overwrite,
-                 on_progress=show, start=start, from_scratch=args.scratch)
+                 on_progress=show, start=start, from_scratch=args.scratch, keep_suspicious=args.keep_suspicious)
     print(f"model: {result.model_dir}")
     print(f"report: {result.report_path}")
     print(f"evaluated on {result.evaluated_on}:")

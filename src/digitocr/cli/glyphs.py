@@ -12,12 +12,16 @@ HELP = "cut labelled crops (LABEL_anything.png or labels.tsv) into a glyph bank 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("samples", type=Path, help="folder of labelled crops")
     parser.add_argument("-o", "--output", type=Path, required=True, help="bank folder to write")
+    parser.add_argument("--keep-suspicious", action="store_true",
+                        help="keep crops whose label looks wrong (a glyph resembling another character)")
 
 
 def run(args: argparse.Namespace) -> int:
     from digitocr.synth.glyphs import build_bank
+    from digitocr.synth.matching import without_suspicious
 
     bank = build_bank(args.samples)
+    bank = bank if args.keep_suspicious else without_suspicious(bank)
     for rejection in bank.rejected:
         print(f"skipped {rejection.name}: {rejection.reason}", file=sys.stderr)
     manifest = bank.save(args.output)

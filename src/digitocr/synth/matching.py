@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from digitocr.synth.fonts import GlyphSource
-from digitocr.synth.glyphs import Glyph, GlyphBank, stroke_width
+from digitocr.synth.glyphs import Glyph, GlyphBank, Rejection, build_bank, stroke_width
 
 BOX = 32  # side of the square glyphs are compared in
 RENDER_HEIGHT = 64  # fonts are drawn large, then reduced to BOX like the bank's glyphs
@@ -85,6 +85,40 @@ def rank_fonts(bank: GlyphBank, fonts: Sequence[GlyphSource], rng: np.random.Gen
         score = float(np.mean(list(per_char.values()))) * coverage if per_char else 0.0
         matches.append(FontMatch(font, score, per_char))
     return sorted(matches, key=lambda m: m.score, reverse=True)
+
+
+COMPARED_INSTANCES = 6  # instances of a character each glyph is compared with (keeps this quick)
+SUSPICIOUS_MARGIN = 0.1  # how much more a glyph must look like another character than like its own
+
+
+def suspicious_crops(bank: GlyphBank) -> dict[str, str]:
+    """Crops whose label looks wrong, with why: a glyph that resembles the instances of another character
+    clearly more than the other instances of its own (both need at least two instances to compare with)."""
+    normalised = {char: [normalise_glyph(glyph.mask) for glyph in instances[:COMPARED_INSTANCES + 1]]
+                  for char, instances in bank.glyphs.items()}
+    found: dict[str, str] = {}
+    for char, instances in bank.glyphs.items():
+        shapes = normalised[char]
+        if len(shapes) < 3:
+            continue
+        for index, glyph in enumerate(instances[:len(shapes)]):
+            own = np.mean([glyph_similarity(shapes[index], shape) for i, shape in enumerate(shapes) if i != index])
+            alike = {other: float(np.mean([glyph_similarity(shapes[index], shape) for shape in others]))
+                     for other, others in normalised.items() if other != char and len(others) >= 2}
+            if alike and max(alike.values()) > own + SUSPICIOUS_MARGIN and glyph.source not in found:
+                other = max(alike, key=lambda key: alike[key])
+                found[glyph.source] = f"label looks wrong: its {char!r} looks like {other!r}"
+    return found
+
+
+def without_suspicious(bank: GlyphBank) -> GlyphBank:
+    """The bank cut again without the crops whose label looks wrong, which join its rejected crops."""
+    found = suspicious_crops(bank)
+    if not found:
+        return bank
+    rebuilt = build_bank([crop for crop in bank.crops if crop.name not in found], bank.name)
+    rebuilt.rejected = [*bank.rejected, *rebuilt.rejected, *(Rejection(name, why) for name, why in found.items())]
+    return rebuilt
 
 
 def fill_missing(bank: GlyphBank, chars: str, matches: Sequence[FontMatch],
