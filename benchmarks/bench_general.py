@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_general.py build        # draws the evaluation set with Chromium
     .bench/venv/bin/python benchmarks/bench_general.py run    # reads it with digitocr and the installed peers
-    .venv/bin/python benchmarks/bench_general.py fit          # fit (15 s, from the general model) per display
+    .venv/bin/python benchmarks/bench_general.py fit          # fit --from general (15 s) per display
     .venv/bin/python benchmarks/bench_general.py cost         # reading cost against tiny's
     (`make bench-general` does both; `run` in .venv reads with digitocr alone)
 
@@ -368,7 +368,7 @@ def run(out: Path, json_path: Path | None) -> None:
 
 
 def fit_from_general(out: Path, styles: list[str], shots: int, json_path: Path | None) -> None:
-    """`digitocr fit` with its defaults (the general model, 15 s) on `shots` crops of each display, then
+    """`digitocr fit --from general` (15 s) on `shots` crops of each display, then
     evaluated on that display's other crops; the game is fitted on seed-refined and held out on seed-raw.
     Wall time is the whole command's, Python's start included."""
     rows = []
@@ -389,7 +389,7 @@ def fit_from_general(out: Path, styles: list[str], shots: int, json_path: Path |
             started = time.perf_counter()
             charset = "0123456789" if style == "game" else CHARS
             done = subprocess.run([sys.executable, "-m", "digitocr", "fit", str(samples), "-o", str(run_dir),
-                                   "--holdout", str(holdout), "--charset", charset],
+                                   "--holdout", str(holdout), "--charset", charset, "--from", "general"],
                                   capture_output=True, text=True, check=False)
             wall = time.perf_counter() - started
             if done.returncode:

@@ -15,8 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("samples", type=Path, help="folder of labelled crops (LABEL_anything.png or labels.tsv)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="run folder to write")
     parser.add_argument("--time-limit", type=positive, metavar="S",
-                        help="seconds for the whole fit, training included (default 15 from the general "
-                             "model; 45 continuing another; 180 from scratch)")
+                        help="seconds for the whole fit, training included (default 180; 15 from the general "
+                             "model; 45 continuing another fit)")
     parser.add_argument("--charset", type=non_empty, default="0123456789", help="characters to read (default digits)")
     parser.add_argument("--holdout", type=Path, metavar="DIR", help="labelled crops to evaluate on")
     parser.add_argument("--font", action="append", default=[], metavar="FONT",
@@ -28,14 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--resume", type=Path, metavar="RUN",
                        help="continue an earlier fit (its model, crops and holdout) with SAMPLES added")
-    start.add_argument("--from", dest="start_from", type=Path, metavar="MODEL",
-                       help="start training from this model's weights instead of the shipped general model's")
-    start.add_argument("--scratch", action="store_true",
-                       help="start from random weights instead of the shipped general model (default 180 s)")
+    start.add_argument("--from", dest="start_from", metavar="MODEL",
+                       help="start from this model's weights instead of random ones; 'general' is the shipped "
+                            "general model")
 
 
 def run(args: argparse.Namespace) -> int:
     from digitocr.fit import Continuation, FitProgress, fit
+    from digitocr.pretrained import default_model_dir
 
     def show(progress: FitProgress) -> None:
         if progress.metrics:
@@ -45,12 +45,14 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{progress.stage}: {progress.message}", file=sys.stderr)
 
+    from_general = args.start_from == "general"
     start = (Continuation.of_run(args.resume) if args.resume else
-             Continuation(args.start_from) if args.start_from else None)
-    time_limit = args.time_limit or (180.0 if args.scratch else 15.0 if start is None else 45.0)
+             Continuation(default_model_dir() if from_general else Path(args.start_from)) if args.start_from
+             else None)
+    time_limit = args.time_limit or (180.0 if start is None else 15.0 if from_general else 45.0)
     result = fit(args.samples, args.output, time_limit=time_limit, charset=args.charset,
                  holdout=args.holdout, fonts=args.font, seed=args.seed, overwrite=args.overwrite,
-                 on_progress=show, start=start, from_scratch=args.scratch, keep_suspicious=args.keep_suspicious)
+                 on_progress=show, start=start, keep_suspicious=args.keep_suspicious)
     print(f"model: {result.model_dir}")
     print(f"report: {result.report_path}")
     print(f"evaluated on {result.evaluated_on}:")
