@@ -63,7 +63,7 @@ bench-peers: $(BENCH_VENV)/.installed setup-system
 	$(BENCH_VENV)/bin/python benchmarks/bench_peers.py --model .bench/seed/best \
 		--general-model src/digitocr/pretrained/general --json .bench/peers.json
 
-test: $(STAMP) setup-system
+test: $(STAMP) setup-system lint
 	$(PY) -m pytest -q
 
 # Style (ruff), the layers of DESIGN.md (import-linter contracts in pyproject.toml) and types (mypy over src/).
