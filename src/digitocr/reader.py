@@ -11,7 +11,8 @@ import functools
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,7 +30,7 @@ from digitocr.formats import (
     text_probabilities,
 )
 from digitocr.images import ImageSource, open_image
-from digitocr.preprocess import BACKGROUND, Preprocess
+from digitocr.preprocess import Preprocess
 from digitocr.pretrained import default_model_dir
 from digitocr.profile import Profile, Region, crop_regions
 
@@ -88,7 +89,7 @@ class OnnxBackend:
     name = "onnx"
     largest_batch = 16  # 8 to 16 crops per call read 15-25% faster per crop than 128 (activations fit the caches)
 
-    def __init__(self, folder: Path, meta: dict[str, Any], threads: int | None) -> None:
+    def __init__(self, folder: Path, meta: dict[str, Any]) -> None:
         import onnxruntime
         from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
@@ -99,13 +100,20 @@ class OnnxBackend:
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.inter_op_num_threads = 1
-        options.intra_op_num_threads = threads or 1  # one: a tiny network's operators are too small to share
+        options.intra_op_num_threads = 1  # a tiny network's operators are too small to share: the reader runs
+        # `threads` calls at once instead
         try:
             self._session = onnxruntime.InferenceSession(str(folder / entry["file"]), options,
                                                          providers=["CPUExecutionProvider"])
         except (ort_errors.InvalidProtobuf, ort_errors.Fail, ort_errors.NoSuchFile, ort_errors.InvalidGraph,
                 ort_errors.NotImplemented) as error:
             raise UserError(f"cannot load {folder / entry['file']}: {str(error).splitlines()[0]}") from None
+        height = self._session.get_inputs()[0].shape[2]
+        height = height if isinstance(height, int) else int(meta.get("input_height", 32))
+        probe = self._session.run(None, {"images": np.ones((1, 1, height, 4 * height), np.float32)})[0]
+        if not np.isfinite(probe).all():  # weights made NaN or infinite after export
+            raise UserError(f"{folder / entry['file']} computes non-finite numbers (NaN or infinite weights): "
+                            f"run `digitocr export {folder}` again from good weights")
         self._stride = int(entry["time_stride"])
         self._offset = int(entry["time_offset"])
 
@@ -170,9 +178,13 @@ class Reader:
         self.batch_size = batch_size
         self.threads = threads
         self.backend = _choose_backend(backend, self.model_dir)
-        self._backend: Backend = (OnnxBackend(self.model_dir, self.meta, threads) if self.backend == "onnx"
+        self._backend: Backend = (OnnxBackend(self.model_dir, self.meta) if self.backend == "onnx"
                                   else TorchBackend(self.model_dir, threads))
         self.checks = self._checks(format, value_range, min_confidence, f"model {self.model_dir}")
+        # ONNX Runtime runs `threads` network calls at once (each on one thread: faster than splitting a small
+        # network's operators, measured in benchmarks/bench_read.py); torch splits each call itself.
+        self._pool = (ThreadPoolExecutor(threads, thread_name_prefix="digitocr-reader")
+                      if self.backend == "onnx" and threads is not None and threads > 1 else None)
         self._others: dict[str, Reader] = {}
 
     def _checks(self, format: str | None, value_range: tuple[float, float] | None, min_confidence: float | None,
@@ -239,18 +251,36 @@ class Reader:
 
     def read_preprocessed(self, crops: Sequence[np.ndarray], checks: Sequence[Checks] | None = None
                           ) -> list[Reading]:
-        """Read crops that already went through `self.preprocess` (each with its own checks, if given)."""
+        """Read crops that already went through `self.preprocess` (each with its own checks, if given).
+
+        Only crops of the same width share a network call, so no crop is ever padded: a crop reads the same
+        (text and confidence) alone, in any batch, and on either backend."""
         checks = checks if checks is not None else [self.checks] * len(crops)
         readings: list[Reading | None] = [None] * len(crops)
-        order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1])
-        step = min(self.batch_size, self._backend.largest_batch)
-        for start in range(0, len(order), step):
-            chunk = order[start:start + step]
-            batch, widths = stack_crops([crops[i] for i in chunk])
-            log_probs, lengths = self._backend.run(batch, widths)
-            for i, reading in zip(chunk, decode_readings(log_probs, lengths, self.charset, [checks[i] for i in chunk])):
+        for chunk, (log_probs, lengths) in zip(*self._run_by_width(crops)):
+            for i, reading in zip(chunk, decode_readings(log_probs, lengths, self.charset,
+                                                          [checks[i] for i in chunk])):
                 readings[i] = reading
         return readings  # type: ignore[return-value]
+
+    def _run_by_width(self, crops: Sequence[np.ndarray]
+                      ) -> tuple[list[list[int]], Iterable[tuple[np.ndarray, np.ndarray]]]:
+        """The crops' indices in chunks of one width (at most a batch each) and the network's outputs for
+        each chunk, computed `self.threads` chunks at a time on ONNX Runtime."""
+        groups: dict[int, list[int]] = {}
+        for i, crop in enumerate(crops):
+            groups.setdefault(crop.shape[1], []).append(i)
+        step = min(self.batch_size, self._backend.largest_batch)
+        chunks = [indices[start:start + step] for indices in groups.values()
+                  for start in range(0, len(indices), step)]
+
+        def run(chunk: list[int]) -> tuple[np.ndarray, np.ndarray]:
+            batch = np.stack([crops[i] for i in chunk])[:, None]
+            return self._backend.run(batch, np.full(len(chunk), batch.shape[3], dtype=np.int64))
+
+        if self._pool is not None and len(chunks) > 1:
+            return chunks, self._pool.map(run, chunks)
+        return chunks, map(run, chunks)
 
 
 @functools.lru_cache(maxsize=256)
@@ -273,8 +303,12 @@ def _read_meta(folder: Path) -> dict[str, Any]:
         raise UserError(f"{folder} is not a model folder: model.json is missing") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"{path} must hold a JSON object")
     if missing := {"charset", "preprocess"} - set(meta):
         raise UserError(f"{path} lacks {', '.join(sorted(missing))}")
+    if not isinstance(meta["charset"], str) or not isinstance(meta["preprocess"], dict):
+        raise UserError(f"{path}: charset must be a string and preprocess a JSON object")
     return meta
 
 
@@ -291,15 +325,6 @@ def _choose_backend(backend: str, folder: Path) -> str:
         except ImportError:
             pass
     return "torch"
-
-
-def stack_crops(crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Preprocessed crops as one (B, 1, H, W_max) float32 batch padded with background, and their widths."""
-    widths = np.array([crop.shape[1] for crop in crops], dtype=np.int64)
-    batch = np.full((len(crops), 1, crops[0].shape[0], int(widths.max())), BACKGROUND, dtype=np.float32)
-    for i, crop in enumerate(crops):
-        batch[i, 0, :, : crop.shape[1]] = crop
-    return batch, widths
 
 
 def decode_readings(log_probs: np.ndarray, lengths: np.ndarray, charset: Charset, checks: Sequence[Checks]
