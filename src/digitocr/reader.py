@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -257,9 +257,9 @@ class Reader:
         (text and confidence) alone, in any batch, and on either backend."""
         checks = checks if checks is not None else [self.checks] * len(crops)
         readings: list[Reading | None] = [None] * len(crops)
-        for chunk, (log_probs, lengths) in zip(*self._run_by_width(crops)):
-            for i, reading in zip(chunk, decode_readings(log_probs, lengths, self.charset,
-                                                          [checks[i] for i in chunk])):
+        for indices, log_probs, lengths in _merged(*self._run_by_width(crops)):
+            for i, reading in zip(indices, decode_readings(log_probs, lengths, self.charset,
+                                                            [checks[i] for i in indices])):
                 readings[i] = reading
         return readings  # type: ignore[return-value]
 
@@ -281,6 +281,38 @@ class Reader:
         if self._pool is not None and len(chunks) > 1:
             return chunks, self._pool.map(run, chunks)
         return chunks, map(run, chunks)
+
+
+DECODE_BATCH = 512  # network outputs decoded at once (decoding costs mostly per call, not per crop)
+
+
+def _merged(chunks: list[list[int]], outputs: Iterable[tuple[np.ndarray, np.ndarray]]
+            ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+    """The chunks' (T, B, C) outputs laid side by side, up to DECODE_BATCH crops at a time, with their
+    indices and time steps: one decoding call for many small chunks (decoding stops at each crop's own
+    length, so what lies beyond it does not matter)."""
+    pending: list[tuple[list[int], np.ndarray, np.ndarray]] = []
+
+    def merge() -> tuple[list[int], np.ndarray, np.ndarray]:
+        if len(pending) == 1:
+            return pending[0]
+        steps = max(log_probs.shape[0] for _, log_probs, _ in pending)
+        merged = np.zeros((steps, sum(len(chunk) for chunk, _, _ in pending), pending[0][1].shape[2]),
+                          dtype=pending[0][1].dtype)
+        start = 0
+        for chunk, log_probs, _ in pending:
+            merged[: log_probs.shape[0], start:start + len(chunk)] = log_probs
+            start += len(chunk)
+        return ([i for chunk, _, _ in pending for i in chunk], merged,
+                np.concatenate([lengths for _, _, lengths in pending]))
+
+    for chunk, (log_probs, lengths) in zip(chunks, outputs):
+        pending.append((chunk, log_probs, lengths))
+        if sum(len(chunk) for chunk, _, _ in pending) >= DECODE_BATCH:
+            yield merge()
+            pending = []
+    if pending:
+        yield merge()
 
 
 @functools.lru_cache(maxsize=256)
