@@ -35,8 +35,9 @@ def test_export_then_read_json_with_checks(model_dir, tmp_path, capsys):
     [reading] = json.loads(capsys.readouterr().out)
     assert reading["image"] == str(tmp_path / "151.png")
     assert {"text", "value", "confidence", "char_confidences", "alternative", "status", "reason"} <= set(reading)
-    assert main(["read", "--model", str(folder), "--range", "0", str(tmp_path / "151.png")]) == 2
-    assert "--range is LOW,HIGH" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:  # checked where it is parsed (argparse's exit 2)
+        main(["read", "--model", str(folder), "--range", "0", str(tmp_path / "151.png")])
+    assert stopped.value.code == 2 and "argument --range: expected LOW,HIGH" in capsys.readouterr().err
     assert main(["read", "--model", str(folder), "--format", "time", str(tmp_path / "151.png")]) == 2
     assert "format 'time' needs ':'" in capsys.readouterr().err
 

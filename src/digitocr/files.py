@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,3 +74,26 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+
+
+@contextlib.contextmanager
+def removed_on_failure(folder: Path | str) -> Iterator[Path]:
+    """`folder`, created if absent; if the block fails with an error, whatever it added there is removed
+    (the folder too, when this made it), so a failed command leaves no half-made output beside the user's
+    files. Entries that were there before stay (a file replaced on purpose, `--overwrite`, stays replaced).
+    Ctrl-C is not a failure: commands that stop on it keep what they finished."""
+    folder = Path(folder)
+    made = next((path for path in reversed([folder, *folder.parents]) if not path.exists()), None)
+    make_folder(folder)
+    before = set(os.listdir(folder))
+    try:
+        yield folder
+    except Exception:
+        with contextlib.suppress(OSError):
+            if made is not None:
+                shutil.rmtree(made)
+            else:
+                for name in set(os.listdir(folder)) - before:
+                    path = folder / name
+                    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        raise

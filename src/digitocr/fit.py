@@ -32,7 +32,7 @@ from digitocr.data import (
 )
 from digitocr.errors import UserError
 from digitocr.evaluate import EvalReport, evaluate
-from digitocr.files import make_folder, write_text_atomically
+from digitocr.files import removed_on_failure, write_text_atomically
 from digitocr.images import save_image
 from digitocr.labels import LABELS_FILE, write_labels_tsv
 from digitocr.metrics import character_accuracy, word_accuracy
@@ -211,69 +211,71 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
                         f"give --font with a font that draws them")
     report(FitProgress("fonts", "closest fonts: " + ", ".join(f"{m.source.name} {m.score:.2f}"
                                                                for m in matches[:5])))
-    make_folder(run_dir)
-    filled.save(run_dir / "bank")
+    # a failure from here on (the budget eaten by bank and font matching, a full disk, a training that
+    # diverges) leaves no half-made run: what this fit added to the folder goes
+    with removed_on_failure(run_dir):
+        filled.save(run_dir / "bank")
 
-    preprocess = Preprocess()
-    configs = synthetic_configs(bank.style, alphabet.chars, seed)
-    matched = [m.source for m in matches if not m.source.missing(alphabet.chars)][:MATCHED_FONTS]
-    spec = training_data(configs, run_dir, matched, bank.crops)
-    prepared = prepare_data(spec, alphabet, preprocess, seed)
-    sources, validation = prepared.sources, prepared.validation
-    for source, _ in sources:
-        if isinstance(source, FolderSource):
-            source.name = "real crops"
+        preprocess = Preprocess()
+        configs = synthetic_configs(bank.style, alphabet.chars, seed)
+        matched = [m.source for m in matches if not m.source.missing(alphabet.chars)][:MATCHED_FONTS]
+        spec = training_data(configs, run_dir, matched, bank.crops)
+        prepared = prepare_data(spec, alphabet, preprocess, seed)
+        sources, validation = prepared.sources, prepared.validation
+        for source, _ in sources:
+            if isinstance(source, FolderSource):
+                source.name = "real crops"
 
-    budget = time_limit - (time.monotonic() - started) - min(RESERVE_SECONDS, RESERVE_SHARE * time_limit)
-    if budget < MIN_TRAINING_SECONDS:
-        raise UserError(f"a time limit of {time_limit:g} s leaves no time to train; give at least "
-                        f"{15 if start is not None else 40}")
-    network = _network_of(start.model_dir) if start is not None else {}
-    train_config = TrainConfig(
-        **network, run_dir=run_dir, data=spec, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
-        epoch_size=BATCH_SIZE * 60, batch_size=BATCH_SIZE, lr=3e-3 if start is None else CONTINUE_LR,
-        seed=seed, overwrite=True, augment=Augment(probability=0.3),
-        workers=1 if budget > SHORT_TRAINING_SECONDS else 0,  # starting a batch process costs seconds
-        curves=budget > SHORT_TRAINING_SECONDS,
-        threads=max(1, _usable_cores() - 1), init_from=str(start.model_dir) if start else None,
-    )
-    report(FitProgress("train", f"training tiny for {budget:.0f} s"))
+        budget = time_limit - (time.monotonic() - started) - min(RESERVE_SECONDS, RESERVE_SHARE * time_limit)
+        if budget < MIN_TRAINING_SECONDS:
+            raise UserError(f"a time limit of {time_limit:g} s leaves no time to train; give at least "
+                            f"{15 if start is not None else 40}")
+        network = _network_of(start.model_dir) if start is not None else {}
+        train_config = TrainConfig(
+            **network, run_dir=run_dir, data=spec, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
+            epoch_size=BATCH_SIZE * 60, batch_size=BATCH_SIZE, lr=3e-3 if start is None else CONTINUE_LR,
+            seed=seed, overwrite=True, augment=Augment(probability=0.3),
+            workers=1 if budget > SHORT_TRAINING_SECONDS else 0,  # starting a batch process costs seconds
+            curves=budget > SHORT_TRAINING_SECONDS,
+            threads=max(1, _usable_cores() - 1), init_from=str(start.model_dir) if start else None,
+        )
+        report(FitProgress("train", f"training tiny for {budget:.0f} s"))
 
-    def on_train(progress: TrainProgress) -> None:
-        if progress.kind == "epoch":
-            report(FitProgress("train", f"epoch {progress.epoch + 1}", progress.row))
+        def on_train(progress: TrainProgress) -> None:
+            if progress.kind == "epoch":
+                report(FitProgress("train", f"epoch {progress.epoch + 1}", progress.row))
 
-    training = train(train_config, sources, validation, on_train)
+        training = train(train_config, sources, validation, on_train)
 
-    evaluations, pictures, evaluated_on = _evaluate(Reader(training.best_dir), alphabet, holdout, split_off,
-                                                    bank, filled, configs, samples_dir, seed)
-    texts = [item.text for evaluation in evaluations.values() for item in evaluation.items]
-    labels = [item.label for evaluation in evaluations.values() for item in evaluation.items]
-    result = FitResult(
-        run_dir, training.best_dir, run_dir / "report.md", filled, matches,
-        character_accuracy(texts, labels), word_accuracy(texts, labels), evaluated_on,
-        {name: evaluation.to_mapping() for name, evaluation in evaluations.items()}, time.monotonic() - started,
-    )
-    if start is not None:
-        before, _, _ = _evaluate(Reader(start.model_dir), alphabet, holdout, split_off, bank, filled, configs,
-                                 samples_dir, seed)
-        before_texts = [item.text for evaluation in before.values() for item in evaluation.items]
-        result.before = {"character_accuracy": character_accuracy(before_texts, labels),
-                         "word_accuracy": word_accuracy(before_texts, labels)}
-    write_fit_report(result, training, evaluations, pictures, configs, sources)
-    summary = {"samples": str(samples_dir), "charset": alphabet.chars, "time_limit": time_limit,
-               "seconds": round(result.seconds, 1), "character_accuracy": round(result.character_accuracy, 4),
-               "word_accuracy": round(result.word_accuracy, 4), "evaluated_on": evaluated_on,
-               "model": str(training.best_dir), "steps": training.steps,
-               "fonts": [{"name": m.source.name, "score": round(m.score, 4)} for m in matches[:8]],
-               "rejected": [{"name": r.name, "reason": r.reason} for r in bank.rejected],
-               "generator": {name: config.to_mapping() for name, config in configs.items()},
-               "evaluations": result.evaluations, "holdout": str(holdout) if holdout is not None else None,
-               "started_from": str(start.model_dir) if start is not None else None,
-               "continued": [str(folder) for folder in start.samples] if start is not None else [],
-               "before": result.before}
-    write_text_atomically(run_dir / "fit.json", json.dumps(summary, indent=2) + "\n")
-    return result
+        evaluations, pictures, evaluated_on = _evaluate(Reader(training.best_dir), alphabet, holdout, split_off,
+                                                        bank, filled, configs, samples_dir, seed)
+        texts = [item.text for evaluation in evaluations.values() for item in evaluation.items]
+        labels = [item.label for evaluation in evaluations.values() for item in evaluation.items]
+        result = FitResult(
+            run_dir, training.best_dir, run_dir / "report.md", filled, matches,
+            character_accuracy(texts, labels), word_accuracy(texts, labels), evaluated_on,
+            {name: evaluation.to_mapping() for name, evaluation in evaluations.items()}, time.monotonic() - started,
+        )
+        if start is not None:
+            before, _, _ = _evaluate(Reader(start.model_dir), alphabet, holdout, split_off, bank, filled, configs,
+                                     samples_dir, seed)
+            before_texts = [item.text for evaluation in before.values() for item in evaluation.items]
+            result.before = {"character_accuracy": character_accuracy(before_texts, labels),
+                             "word_accuracy": word_accuracy(before_texts, labels)}
+        write_fit_report(result, training, evaluations, pictures, configs, sources)
+        summary = {"samples": str(samples_dir), "charset": alphabet.chars, "time_limit": time_limit,
+                   "seconds": round(result.seconds, 1), "character_accuracy": round(result.character_accuracy, 4),
+                   "word_accuracy": round(result.word_accuracy, 4), "evaluated_on": evaluated_on,
+                   "model": str(training.best_dir), "steps": training.steps,
+                   "fonts": [{"name": m.source.name, "score": round(m.score, 4)} for m in matches[:8]],
+                   "rejected": [{"name": r.name, "reason": r.reason} for r in bank.rejected],
+                   "generator": {name: config.to_mapping() for name, config in configs.items()},
+                   "evaluations": result.evaluations, "holdout": str(holdout) if holdout is not None else None,
+                   "started_from": str(start.model_dir) if start is not None else None,
+                   "continued": [str(folder) for folder in start.samples] if start is not None else [],
+                   "before": result.before}
+        write_text_atomically(run_dir / "fit.json", json.dumps(summary, indent=2) + "\n")
+        return result
 
 
 def training_data(configs: dict[str, GeneratorConfig], run_dir: Path, matched: Sequence[GlyphSource],

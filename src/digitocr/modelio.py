@@ -37,8 +37,11 @@ class LoadedModel:
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     """Save tensors as safetensors, atomically (contiguous copies, as safetensors requires)."""
     with atomic_path(path) as temporary:
-        save_file({name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()},
-                  str(temporary))
+        try:
+            save_file({name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()},
+                      str(temporary))
+        except SafetensorError as error:  # its I/O errors (a full disk) come as this, not as OSError
+            raise UserError(f"cannot write {path}: {str(error).removeprefix('Error while serializing: ')}") from None
 
 
 def save_model(folder: Path | str, model: Recognizer, meta: dict[str, Any]) -> Path:

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from digitocr.cli.options import OneLineParser
 from digitocr.errors import UserError
 
 COMMANDS = {
@@ -33,7 +34,7 @@ COMMANDS = {
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Every sub-command's parser, or only the one named `only`: running a command then imports (and,
     without bytecode caches, compiles) no other command's module."""
-    parser = argparse.ArgumentParser(prog="digitocr", description="Read the numbers on a screen.")
+    parser = OneLineParser(prog="digitocr", description="Read the numbers on a screen.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         if only is not None and name != only:

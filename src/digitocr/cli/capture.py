@@ -8,6 +8,8 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 
+from digitocr.cli.options import non_negative_int
+
 HELP = "save frames of a screen, window or video (and each profile region's crop) under timestamped names"
 
 
@@ -31,7 +33,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     from digitocr.frames import SOURCE_HELP
 
     parser.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
-    parser.add_argument("--window-index", type=int, metavar="N", help="which of several matching windows (from 0)")
+    parser.add_argument("--window-index", type=non_negative_int, metavar="N", help="which of several matching windows (from 0)")
     parser.add_argument("--every", type=positive(int), metavar="N", help="video/folder: keep one frame in N")
     parser.add_argument("--fps", type=positive(float), metavar="F", help="video/folder: keep F frames per second")
     parser.add_argument("--profile", metavar="P", help="screen profile (TOML) naming the regions")

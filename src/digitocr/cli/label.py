@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from digitocr.cli.options import port
 from digitocr.errors import UserError
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("folder", type=Path, help="folder of crops (labels go to LABEL_ID.ext or labels.tsv)")
     parser.add_argument("--model", help="model whose readings pre-fill the page (lowest confidence first)")
-    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (the next free if taken)")
+    parser.add_argument("--port", type=port, default=8000, help="port on 127.0.0.1 (the next free if taken)")
     parser.add_argument("--charset", help="characters a label may use (default: the model's, else any that "
                                           "--format allows, else digits)")
     parser.add_argument("--format", help="labels must fit this format: int, signed, decimal:N, time, re:…")

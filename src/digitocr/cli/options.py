@@ -6,6 +6,15 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from typing import NoReturn
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser with each mistake on one line, `digitocr read: error: argument --range: ...`, like
+    the errors found later (the usage stays in --help). Sub-command parsers take the class of their parent."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _number(kind: type, text: str) -> float:
@@ -18,13 +27,15 @@ def _number(kind: type, text: str) -> float:
     return value
 
 
-def whole(minimum: int) -> Callable[[str], int]:
-    """A whole number of at least `minimum`."""
+def whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """A whole number of at least `minimum` (and at most `maximum`)."""
 
     def parse(text: str) -> int:
         value = int(_number(int, text))
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {text}")
         return value
 
     parse.__name__ = "whole number"  # argparse names the type in its messages
@@ -53,6 +64,29 @@ positive = real(0.0, low_open=True)
 non_negative = real(0.0)
 probability = real(0.0, 1.0)
 fraction = real(0.0, 1.0, low_open=True, high_open=True)
+port = whole(0, 65535)
+
+
+def box(text: str) -> tuple[int, int, int, int]:
+    """X0,Y0,X1,Y1 in whole pixels (the reader's own parsing, checked at parse time)."""
+    from digitocr.errors import UserError
+    from digitocr.reader import parse_box
+
+    try:
+        return parse_box(text)
+    except UserError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def value_range(text: str) -> tuple[float, float]:
+    """LOW,HIGH: two finite numbers, LOW at most HIGH."""
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH, got {text!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise argparse.ArgumentTypeError(f"expected finite LOW <= HIGH, got {text!r}")
+    return low, high
 
 
 def non_empty(text: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from digitocr.cli.options import box, positive_int, probability, value_range
+
 HELP = "read the number in each image (or each region of a screen profile) with a trained model"
 
 
@@ -12,44 +14,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--model", help="model folder (e.g. runs/tiny/best; default: the profile's, or the "
                                         "shipped model)")
-    parser.add_argument("--region", metavar="X0,Y0,X1,Y1", help="read this box of each image (a screenshot)")
+    parser.add_argument("--region", type=box, metavar="X0,Y0,X1,Y1",
+                        help="read this box of each image (a screenshot)")
     parser.add_argument("--profile", metavar="TOML", help="read every region of this screen profile")
     parser.add_argument("--format", help="int, signed, decimal:N, signed-decimal:N, percent, time:m:ss.fff, re:RE")
-    parser.add_argument("--range", metavar="LOW,HIGH", help="plausible values, e.g. 0,400")
-    parser.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
+    parser.add_argument("--range", type=value_range, metavar="LOW,HIGH", help="plausible values, e.g. 0,400")
+    parser.add_argument("--min-confidence", type=probability, default=0.5, metavar="P",
                         help="readings below this are low_confidence (0.5)")
     parser.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
     parser.add_argument("--json", action="store_true", help="JSON: every reading with value, status, reason")
-    parser.add_argument("--threads", type=int, help="inference threads")
-
-
-def _range(text: str | None) -> tuple[float, float] | None:
-    from digitocr.errors import UserError
-
-    if text is None:
-        return None
-    try:
-        low, high = (float(part) for part in text.split(","))
-    except ValueError:
-        raise UserError(f"--range is LOW,HIGH, got {text!r}") from None
-    return low, high
+    parser.add_argument("--threads", type=positive_int, help="inference threads")
 
 
 def run(args: argparse.Namespace) -> int:
     from digitocr.errors import UserError
     from digitocr.profile import load_profile
-    from digitocr.reader import Reader, parse_box
+    from digitocr.reader import Reader
 
-    if args.profile and args.region:
+    if args.profile and args.region is not None:
         raise UserError("give --region or --profile, not both")
     profile = load_profile(args.profile) if args.profile else None
     reader = Reader(args.model or (profile.model if profile else None), backend=args.backend, threads=args.threads,
-                    format=args.format, value_range=_range(args.range), min_confidence=args.min_confidence)
+                    format=args.format, value_range=args.range, min_confidence=args.min_confidence)
     if profile is not None:
         results = [reader.read_screen(image, profile) for image in args.images]
     else:
-        region = parse_box(args.region) if args.region else None
-        results = [{"": reading} for reading in reader.read_batch(args.images, region)]
+        results = [{"": reading} for reading in reader.read_batch(args.images, args.region)]
     if args.json:
         print(json.dumps([{"image": image, **({"region": name} if name else {}), **reading.to_dict()}
                           for image, readings in zip(args.images, results) for name, reading in readings.items()],

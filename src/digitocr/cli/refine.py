@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from digitocr.cli.options import positive_int
 from digitocr.errors import UserError
 
 HELP = "crop regions out of screenshots and refine them (grayscale, invert, threshold) as reading does"
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--invert", choices=("auto", "yes", "no"),
                         help="make the digits dark on light: auto by the border's polarity (default no)")
     parser.add_argument("--threshold", help="brighter than N turns white: 0-255, otsu or none (default none)")
-    parser.add_argument("--resize-height", type=int, metavar="H", help="scale every crop to H pixels high")
+    parser.add_argument("--resize-height", type=positive_int, metavar="H", help="scale every crop to H pixels high")
     parser.add_argument("--preview", type=Path, metavar="FILE.png",
                         help="a sheet of samples: raw, refined, and at other thresholds")
     parser.add_argument("--overwrite", action="store_true", help="replace crops already in the output folder")

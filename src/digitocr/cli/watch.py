@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from digitocr.cli.capture import add_source_arguments, announce_changes, positive, stop_on_ctrl_c
+from digitocr.cli.options import non_negative_int, probability
 
 HELP = "read a profile's regions live (screen, window) or through a video, with checks over time"
 
@@ -23,11 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing --jsonl/--csv files")
     parser.add_argument("--save-doubtful", metavar="DIR", help="save crops of doubtful readings for labelling")
     parser.add_argument("--plot", metavar="FILE.png", help="draw each region's value over time at the end")
-    parser.add_argument("--min-confidence", type=float, metavar="C",
+    parser.add_argument("--min-confidence", type=probability, metavar="C",
                         help="readings below C are doubtful (default: each region's min_confidence)")
     parser.add_argument("--persist", type=positive(float), default=2.0, metavar="S",
                         help="accept a value that breaks max_rate/monotonic once read consistently for S seconds")
-    parser.add_argument("--tolerance", type=int, metavar="N",
+    parser.add_argument("--tolerance", type=non_negative_int, metavar="N",
                         help="a region is read again when a pixel changed by more than N grey levels "
                              "(default: 0 for live sources, 64 for videos and folders)")
     parser.add_argument("--quiet", action="store_true", help="no live table or progress bar")

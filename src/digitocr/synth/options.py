@@ -192,6 +192,8 @@ def normalise_field(name: str, value: Any) -> Any:
     if name in integer_ranges or name in float_ranges:
         low, high = parse_range(value, name.replace("_", " "), integer=name in integer_ranges)
         if name == "skew":
+            if max(abs(low), abs(high)) > 360:  # a whole turn already reaches every angle: a slip of the keys
+                raise UserError(f"skew angle must be within -360 to 360 degrees, got {value!r}")
             low, high = sorted((normalise_angle(low), normalise_angle(high)))
         return low, high
     if name == "threshold":

@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 
 from digitocr.errors import UserError
-from digitocr.files import write_atomically
+from digitocr.files import removed_on_failure, write_atomically
 from digitocr.images import encode_image
 from digitocr.labels import LABELS_FILE, list_labelled_files, safe_label, write_labels_tsv
 from digitocr.synth.fonts import GlyphSource
@@ -169,38 +169,42 @@ def write_dataset(config: GeneratorConfig, output_dir: str | Path, count: int, w
         raise UserError(f"workers must be at least 1, got {workers}")
     if append and overwrite:
         raise UserError("--append and --overwrite exclude each other")
-    output = _prepare_output_dir(output_dir)
-    existing = list_labelled_files(output)
-    if existing and not (append or overwrite):
-        raise UserError(f"{output} already holds {len(existing)} labelled image(s): pass --append to add to "
-                        "them, or --overwrite to replace its labels.tsv with the new images")
-    kept = [(path.relative_to(output), label) for path, label in existing] if append else []
-    generator = TextImageGenerator(config, fonts)
-    config = replace(config, seed=generator.seed)
-    context = _worker_context(start_method)
-    first = 1 + max((_index_in(path.name, config.name_format) for path, _ in kept), default=-1)
-    work = _SharedWork(count, first, context.Value("q", 0), context.Value("q", 0), context.Event())
-    helpers = min(workers - 1, math.ceil(count / _CHUNK_SIZE) - 1)
-    entries: list[Entry] = []
-    with _interrupt_sets(work.stop), _opencv_single_threaded(), contextlib.ExitStack() as stack:
-        pending = []
-        if helpers > 0:
-            pool = stack.enter_context(_start_helpers(context, helpers, (config, generator.fonts, output, work)))
-            pending = [pool.apply_async(_write_in_worker) for _ in range(helpers)]
-        for written in work.write(generator, output):
-            entries += written
-            if on_progress:
-                on_progress(work.written.value, count)
-        for result in pending:
-            while not result.ready():
-                result.wait(0.2)
+    # a failure (a bad background picture, a full disk) leaves no half-written images; Ctrl-C keeps the
+    # images finished, listed in labels.tsv
+    with removed_on_failure(output_dir):
+        output = _prepare_output_dir(output_dir)
+        existing = list_labelled_files(output)
+        if existing and not (append or overwrite):
+            raise UserError(f"{output} already holds {len(existing)} labelled image(s): pass --append to add to "
+                            "them, or --overwrite to replace its labels.tsv with the new images")
+        kept = [(path.relative_to(output), label) for path, label in existing] if append else []
+        generator = TextImageGenerator(config, fonts)
+        config = replace(config, seed=generator.seed)
+        context = _worker_context(start_method)
+        first = 1 + max((_index_in(path.name, config.name_format) for path, _ in kept), default=-1)
+        work = _SharedWork(count, first, context.Value("q", 0), context.Value("q", 0), context.Event())
+        helpers = min(workers - 1, math.ceil(count / _CHUNK_SIZE) - 1)
+        entries: list[Entry] = []
+        with _interrupt_sets(work.stop), _opencv_single_threaded(), contextlib.ExitStack() as stack:
+            pending = []
+            if helpers > 0:
+                shared = (config, generator.fonts, output, work)
+                pool = stack.enter_context(_start_helpers(context, helpers, shared))
+                pending = [pool.apply_async(_write_in_worker) for _ in range(helpers)]
+            for written in work.write(generator, output):
+                entries += written
                 if on_progress:
                     on_progress(work.written.value, count)
-            entries += result.get()
-        if on_progress:
-            on_progress(len(entries), count)
-    manifest = output / LABELS_FILE
-    write_labels_tsv(manifest, [*kept, *((name, label) for _, name, label in sorted(entries))])
-    if work.stop.is_set():
-        raise KeyboardInterrupt
+            for result in pending:
+                while not result.ready():
+                    result.wait(0.2)
+                    if on_progress:
+                        on_progress(work.written.value, count)
+                entries += result.get()
+            if on_progress:
+                on_progress(len(entries), count)
+        manifest = output / LABELS_FILE
+        write_labels_tsv(manifest, [*kept, *((name, label) for _, name, label in sorted(entries))])
+        if work.stop.is_set():
+            raise KeyboardInterrupt
     return manifest
