@@ -154,31 +154,35 @@ class Decoded:
     alternative_confidence: float = 0.0
 
 
-def _path_masses(probabilities: np.ndarray, path: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+def _path_masses(flat: np.ndarray, frames: np.ndarray, path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each frame of a (T, B) path (-1 past an item's end): the probability of the symbols it may hold
-    without changing the path's text, and those symbols (the path's own, then up to two more; -1: none).
+    without changing the path's text, and where those symbols lie in `flat` (the (T, B, C) probabilities
+    flattened; `frames` the offsets of each frame's row): (3, T, B), the path's own, then up to two more
+    (-1: none).
 
     A frame may hold its own symbol; a character at the edge of a run of two or more may also be the blank or
     the differing neighbour; a blank may be a neighbouring character (unless it is the only blank between two
     equal characters). The product of these masses over the frames is the text's probability up to paths
     that change two neighbouring frames at once: the best path alone undercounts it by far whenever a frame
     is torn between a digit and the blank beside it."""
-    steps, batch, classes = probabilities.shape
-    flat = probabilities.reshape(-1)
-    offsets = np.arange(0, steps * batch * classes, classes).reshape(steps, batch)
-    none = np.full((1, batch), -1)
-    previous = np.concatenate((none, path[:-1]), axis=0)
-    following = np.concatenate((path[1:], none), axis=0)
-    edge = (path > 0) & ((previous == path) ^ (following == path))
-    other = np.where(previous == path, following, previous)
-    blank_may_switch = (path == BLANK) & (previous > 0) | (path == BLANK) & (following > 0)
-    blank_may_switch &= ~((previous == following) & (previous > 0))
-    first = np.where(edge, BLANK, np.where(blank_may_switch & (previous > 0), previous, -1))
-    second = np.where(edge & (other > 0), other,
-                      np.where(blank_may_switch & (following > 0) & (following != previous), following, -1))
-    symbols = [path, first, second]
-    masses = sum(np.where(symbol >= 0, flat[offsets + symbol], 0.0) for symbol in symbols)
-    return np.minimum(np.where(path >= 0, masses, 1.0), 1.0), symbols
+    none = np.full((1, path.shape[1]), -1)
+    previous = np.concatenate((none, path[:-1]))
+    following = np.concatenate((path[1:], none))
+    same_as_previous = previous == path
+    previous_char, following_char = previous > 0, following > 0
+    edge = (path > 0) & (same_as_previous ^ (following == path))
+    blank_may_switch = ((path == BLANK) & (previous_char | following_char)
+                        & ~((previous == following) & previous_char))
+    other = np.where(same_as_previous, following, previous)
+    symbols = np.stack((path,
+                        np.where(edge, BLANK, np.where(blank_may_switch & previous_char, previous, -1)),
+                        np.where(edge & (other > 0), other,
+                                 np.where(blank_may_switch & following_char & (following != previous), following,
+                                          -1))))
+    held = symbols >= 0
+    values = np.where(held, flat[frames + symbols], 0.0)
+    masses = values[0] + values[1] + values[2]
+    return np.minimum(np.where(held[0], masses, 1.0), 1.0), np.where(held, frames + symbols, -1)
 
 
 def decode_best_paths(log_probs: np.ndarray, lengths: np.ndarray, charset: Charset) -> list[Decoded]:
@@ -188,33 +192,36 @@ def decode_best_paths(log_probs: np.ndarray, lengths: np.ndarray, charset: Chars
     where that symbol comes closest (its probability: the text's, with that frame's mass replaced)."""
     steps, batch, classes = log_probs.shape
     probabilities = np.exp(log_probs)
-    inside = np.arange(steps)[:, None] < np.asarray(lengths)[None, :]
-    best = np.where(inside, probabilities.argmax(axis=2), -1)
-    frame_probabilities = np.where(inside, probabilities.max(axis=2), 1.0)
-    masses, allowed = _path_masses(probabilities, best)
+    flat = probabilities.reshape(-1)
+    frames = np.arange(0, steps * batch * classes, classes).reshape(steps, batch)
+    best = probabilities.argmax(axis=2)
+    frame_probabilities = flat[frames + best]
+    outside = np.arange(steps)[:, None] >= np.asarray(lengths)[None, :]
+    if outside.any():
+        best[outside] = -1
+        frame_probabilities[outside] = 1.0
+    masses, allowed = _path_masses(flat, frames, best)
     confidences = masses.prod(axis=0)
-    flat = probabilities.reshape(-1)  # from here on the allowed symbols are masked out of `probabilities`
-    offsets = np.arange(0, steps * batch * classes, classes).reshape(steps, batch)
-    for symbols in allowed:
-        flat[(offsets + symbols)[symbols >= 0]] = -1.0
+    flat[allowed[allowed >= 0]] = -1.0  # the allowed symbols out of `probabilities`: what is left are the rivals
     rivals = probabilities.max(axis=2)
-    gap = np.where(inside, frame_probabilities - rivals, np.inf)
+    gap = frame_probabilities - rivals
+    gap[outside] = np.inf
     frame = gap.argmin(axis=0)
     items = np.arange(batch)
-    has_alternative = gap[frame, items] < 1.0
-    alternative_confidences = confidences * rivals[frame, items] / masses[frame, items]
-    switched = probabilities[frame, items].argmax(axis=1)
-    paths, frame_lists = best.T.tolist(), frame_probabilities.T.tolist()
+    has_alternative = (gap[frame, items] < 1.0).tolist()
+    alternative_confidences = (confidences * rivals[frame, items] / masses[frame, items]).tolist()
+    switched = probabilities[frame, items].argmax(axis=1).tolist()
+    paths, frame_lists, switched_frames = best.T.tolist(), frame_probabilities.T.tolist(), frame.tolist()
     decoded = []
-    for item in range(batch):
+    for item, confidence in enumerate(confidences.tolist()):
         text, char_confidences = _collapse(paths[item], frame_lists[item], charset)
         alternative = None
         if has_alternative[item]:
             path = paths[item]
-            path[frame[item]] = int(switched[item])
+            path[switched_frames[item]] = switched[item]
             alternative = _collapse(path, frame_lists[item], charset)[0]
-        decoded.append(Decoded(text, float(confidences[item]), char_confidences, alternative,
-                               float(alternative_confidences[item]) if alternative is not None else 0.0))
+        decoded.append(Decoded(text, confidence, char_confidences, alternative,
+                               alternative_confidences[item] if alternative is not None else 0.0))
     return decoded
 
 
