@@ -1,9 +1,12 @@
-"""Reading speed of a model folder: batched crops/s and median single-crop latency (preprocessing included).
+"""Reading speed of a model folder, preprocessing included and image decoding excluded (crops and the frame
+are decoded to arrays first): single-crop median and 90th percentile, batched crops/s, and a whole-frame
+profile read of three regions of the seed screenshot.
 
-    .venv/bin/python benchmarks/bench_read.py --model demo/tiny/best [--threads 2] [--crops 2000]
+    .venv/bin/python benchmarks/bench_read.py [--model FOLDER] [--backend onnx|torch] [--threads 1 2]
 
-Without --threads it times batched reading with 1 .. (CPU count) torch threads and reports every figure
-with the fastest count, saying which it is.
+The model defaults to the shipped general one; the backend to ONNX Runtime when the folder has model.onnx
+(torch is then never imported). Each figure is the median of --repeats rounds, the thread counts taking
+turns within a round so that the load of the machine falls on all of them alike.
 """
 
 from __future__ import annotations
@@ -12,58 +15,95 @@ import argparse
 import os
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image
 
+from digitocr.images import open_image
+from digitocr.profile import Profile, profile_from_mapping
 from digitocr.reader import Reader
 from digitocr.synth.generate import TextImageGenerator, parse_generator_args
 
+SEED_SCREEN = Path(__file__).resolve().parents[2] / "shared" / "real" / "seed-screens" / "test.png"
+SCREEN_REGIONS = {  # the seed screenshot's speed and RPM, and the seed's own ratio box around the speed
+    "speed": {"box": [126, 320, 178, 342], "format": "int", "range": [0, 400]},
+    "rpm": {"box": [1758, 245, 1822, 266], "format": "int", "range": [0, 9000]},
+    "speed_ratio": {"ratios": ["123/1942", "318/1042", "190/1942", "342/1042"], "format": "int"},
+}
 
-def batched_speed(reader: Reader, crops: list[Image.Image]) -> float:
-    """End-to-end crops/s of one `read_batch` over all the crops (after a warm-up batch)."""
-    reader.read_batch(crops[:256])
+
+def batched_speed(reader: Reader, crops: list[np.ndarray]) -> float:
+    """End-to-end crops/s of one `read_batch` over all the crops."""
     started = time.perf_counter()
     reader.read_batch(crops)
     return len(crops) / (time.perf_counter() - started)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--threads", type=int, help="torch threads (default: the fastest of 1 .. CPU count)")
-    parser.add_argument("--crops", type=int, default=2000)
-    args = parser.parse_args()
-    reader = Reader(args.model)
-    generator = TextImageGenerator(parse_generator_args(["--label-length", "1-5"]))
-    rng = np.random.default_rng(0)
-    crops = [generator.sample(rng)[0] for _ in range(args.crops)]
-
-    candidates = [args.threads] if args.threads else list(range(1, (os.cpu_count() or 1) + 1))
-    speeds = {}
-    for threads in candidates:
-        torch.set_num_threads(threads)
-        speeds[threads] = batched_speed(reader, crops)
-    threads = max(speeds, key=speeds.__getitem__)
-    torch.set_num_threads(threads)
-    tried = ", ".join(f"{count} threads {speed:.0f}/s" for count, speed in speeds.items())
-    print(f"{args.crops} synthetic crops (mean {np.mean([c.width for c in crops]):.0f}x{crops[0].height} px), "
-          f"{threads} threads" + (f" (the fastest: {tried})" if len(speeds) > 1 else ""))
-
-    preprocessed = [reader.preprocess(crop) for crop in crops]
-    started = time.perf_counter()
-    reader.read_preprocessed(preprocessed)
-    network_only = len(crops) / (time.perf_counter() - started)
-    print(f"batched: {speeds[threads]:.0f} crops/s end to end ({network_only:.0f} crops/s for the network alone)")
-
+def single_latencies(reader: Reader, crops: list[np.ndarray]) -> list[float]:
     latencies = []
-    for crop in crops[:500]:
+    for crop in crops:
         started = time.perf_counter()
         reader.read(crop)
         latencies.append(time.perf_counter() - started)
-    print(f"single crop: median {statistics.median(latencies) * 1000:.2f} ms, "
-          f"90th percentile {np.percentile(latencies, 90) * 1000:.2f} ms")
+    return latencies
+
+
+def screen_latency(reader: Reader, frame: np.ndarray, profile: Profile, rounds: int = 200) -> float:
+    """Median seconds of one `read_screen` of the whole frame."""
+    latencies = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        reader.read_screen(frame, profile)
+        latencies.append(time.perf_counter() - started)
+    return statistics.median(latencies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model folder (default: the shipped general model)")
+    parser.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
+    parser.add_argument("--threads", type=int, nargs="+",
+                        help="thread counts to time batched reading with (default: 1 .. CPU count)")
+    parser.add_argument("--crops", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    counts = args.threads or list(range(1, (os.cpu_count() or 1) + 1))
+    readers = {threads: Reader(args.model, backend=args.backend, threads=threads) for threads in counts}
+    single = Reader(args.model, backend=args.backend, threads=1)
+    generator = TextImageGenerator(parse_generator_args(["--label-length", "1-5"]))
+    rng = np.random.default_rng(0)
+    crops = [open_image(generator.sample(rng)[0]) for _ in range(args.crops)]
+    preprocessed = [single.preprocess(crop) for crop in crops]
+    print(f"{single.model_dir} on {single.backend}; {args.crops} synthetic crops (mean "
+          f"{np.mean([c.shape[1] for c in crops]):.0f}x{crops[0].shape[0]} px, {len({p.shape[1] for p in preprocessed})}"
+          f" widths after preprocessing), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+
+    for reader in readers.values():
+        reader.read_batch(crops[:256])  # warm-up
+    speeds: dict[int, list[float]] = {threads: [] for threads in counts}
+    network: list[float] = []
+    latencies: list[float] = []
+    for _ in range(args.repeats):
+        for threads, reader in readers.items():
+            speeds[threads].append(batched_speed(reader, crops))
+        started = time.perf_counter()
+        single.read_preprocessed(preprocessed)
+        network.append(len(crops) / (time.perf_counter() - started))
+        latencies += single_latencies(single, crops[:300])
+    for threads in counts:
+        print(f"batched, {threads} thread(s): {statistics.median(speeds[threads]):.0f} crops/s end to end "
+              f"(median of {args.repeats})")
+    print(f"batched, 1 thread, already preprocessed (network and decoding): {statistics.median(network):.0f} crops/s")
+    print(f"single crop: median {statistics.median(latencies) * 1000:.3f} ms, "
+          f"90th percentile {np.percentile(latencies, 90) * 1000:.3f} ms")
+
+    if SEED_SCREEN.is_file():
+        frame = open_image(SEED_SCREEN)
+        grab = np.concatenate([frame[:, :, ::-1], np.full(frame.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        profile = profile_from_mapping({"size": list(frame.shape[1::-1]), "regions": SCREEN_REGIONS})
+        single.read_screen(grab, profile)
+        print(f"profile read of {len(SCREEN_REGIONS)} regions of the {frame.shape[1]}x{frame.shape[0]} seed screen "
+              f"(a BGRA grab, as mss gives it): median {screen_latency(single, grab, profile) * 1000:.3f} ms")
 
 
 if __name__ == "__main__":
