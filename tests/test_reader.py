@@ -1,6 +1,7 @@
 """Reader API: inputs, checked readings, ONNX (equal to torch, no torch imported), screens; the integration
 tests: short trainings read back on held-out fonts, real crops, a signed decimal field, and the seed screen."""
 
+import dataclasses
 import io
 import json
 import shutil
@@ -51,6 +52,8 @@ def test_read_read_batch_and_regions(model_dir):
     screenshot = np.full((100, 200), 255, dtype=np.uint8)
     screenshot[40:72, 50:50 + crop.width] = np.asarray(crop)
     assert reader.read(screenshot, region=(50, 40, 50 + crop.width, 72)) == reader.read(crop)
+    grab = np.dstack([screenshot] * 3 + [np.full_like(screenshot, 255)])  # BGRA: cut before it is converted
+    assert reader.read(grab, region=(50, 40, 50 + crop.width, 72)) == reader.read(crop)
     with pytest.raises(UserError, match="not inside"):
         reader.read(screenshot, region=(150, 40, 250, 72))
     with pytest.raises(UserError, match="x0,y0,x1,y1"):
@@ -150,7 +153,8 @@ def test_statuses_and_reasons():
     assert (reading.text, reading.value, reading.status, reading.reason) == ("151", 151, "ok", "")
     assert reading.alternative == "157" and 0 < reading.alternative_confidence < reading.confidence
     assert len(reading.char_confidences) == 3 and min(reading.char_confidences) == pytest.approx(0.98, abs=1e-3)
-    assert json.loads(json.dumps(reading.to_dict()))["value"] == 151
+    document = json.loads(json.dumps(reading.to_dict()))
+    assert document["value"] == 151 and list(document) == [field.name for field in dataclasses.fields(Reading)]
     too_big = decode_reading(sure, CHARSET, Checks(parse_format("int"), (0, 100)))
     assert too_big.status == "out_of_range" and too_big.reason == "151 is outside [0, 100]"
     unsure = outputs([{"1": 0.6, "7": 0.4}, {"_": 0.9}, {"5": 0.6, "6": 0.4}])

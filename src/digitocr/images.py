@@ -114,6 +114,8 @@ def _from_array(array: np.ndarray, channels: str, label: str) -> np.ndarray:
         return pixels[:, :, 0]
     if len(order) != count:
         raise UserError(f"cannot read {label}: {count} channels cannot be {order.upper()}")
+    if count == 4 and pixels[:, :, 3].min() == 255:  # opaque, as screen grabs are: one pass, no compositing
+        return cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_BGRA2RGB if order == "bgra" else cv2.COLOR_RGBA2RGB)
     if order.startswith("bgr"):
         pixels = pixels[:, :, [2, 1, 0, 3][:count]]
     return _flatten_alpha(pixels, label) if count == 4 else np.ascontiguousarray(pixels)

@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,11 +58,10 @@ class Reading:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with probabilities rounded to 4 places."""
-        document = asdict(self)
-        document["confidence"] = round(self.confidence, 4)
-        document["alternative_confidence"] = round(self.alternative_confidence, 4)
-        document["char_confidences"] = [round(value, 4) for value in self.char_confidences]
-        return document
+        return {"text": self.text, "confidence": round(self.confidence, 4), "value": self.value,
+                "char_confidences": [round(value, 4) for value in self.char_confidences],
+                "alternative": self.alternative, "alternative_confidence": round(self.alternative_confidence, 4),
+                "status": self.status, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -212,13 +211,13 @@ class Reader:
         """Read many crops at once (batched by similar width: much faster than one by one)."""
         checks = self.checks
         crops = []
-        for image in images:
-            pixels = open_image(image)
+        for image in images:  # an array is cropped before it is converted (a 4K screen grab costs its box)
             if isinstance(region, Region):
-                pixels = crop_regions(pixels, _lone_profile(region))[region.name]
+                image = crop_regions(image, _lone_profile(region))[region.name]
             elif region is not None:
-                pixels = crop_box(pixels, region)
-            crops.append(self.preprocess(pixels))
+                image = crop_box(image if isinstance(image, np.ndarray) and image.ndim in (2, 3)
+                                 else open_image(image), region)
+            crops.append(self.preprocess(image))
         if isinstance(region, Region):
             checks = self._checks(region.format, region.value_range, region.min_confidence, f"region {region.name!r}")
         checks = self._checks(format, value_range, None, f"model {self.model_dir}", checks)
