@@ -26,16 +26,26 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[train,dev,fonts]'
 	touch $(STAMP)
 
-# Train `tiny` for at most 3 minutes on two synthetic streams from the default fonts, then evaluate
-# on 500 crops drawn with the held-out fonts in a style training never sees (light on a plain dark ground).
+# The main job, end to end on the game's real data (../shared/real, read in place):
+# 1. fit a model to the game's display from its 6 refined crops (checked on the 2 raw crops), export it to ONNX,
+#    and read the real screenshot's speed and RPM through a screen profile, as checked numbers, without torch;
+# 2. train `tiny` on synthetic digits from the default fonts (at most 3 minutes) and evaluate it on 500 crops
+#    drawn with held-out fonts in a style training never sees (light on a plain dark ground).
+DIGITOCR := $(VENV)/bin/digitocr
+SEED := ../shared/real
 DEMO_SYNTH_A := --label-length 1-5 -k 2 -rk -bl 1 -rbl --light-on-dark 0.5 --jpeg-quality 50-95 -cs=-1,3 --stretch 0.8-1.25 --padding 0-0.5 --scale-jitter 0.6-1 --subpixel-offset 1
 DEMO_SYNTH_B := --label-length 1-5 -b 1 --threshold otsu -cs=0,3 --stretch 0.8-1.2 --padding 0-1
 demo: $(STAMP)
-	$(VENV)/bin/digitocr generate -c 500 --output_dir demo/heldout --overwrite -ft heldout -b 1 --light-on-dark 1 -bl 0.5 --label-length 1-5 -e png --seed 2024 --contact-sheet demo/heldout.png
-	$(VENV)/bin/digitocr train --synth '$(DEMO_SYNTH_A):3' --synth '$(DEMO_SYNTH_B):1' --runs demo --name tiny --overwrite \
+	$(DIGITOCR) fit $(SEED)/seed-refined -o demo/game --holdout $(SEED)/seed-raw --time-limit 120 --overwrite
+	$(DIGITOCR) export demo/game/best
+	$(DIGITOCR) read --profile examples/seed-game.toml --model demo/game/best --backend onnx $(SEED)/seed-screens/test.png
+	$(DIGITOCR) profile check examples/seed-game.toml $(SEED)/seed-screens/test.png --model demo/game/best -o demo/check.png
+	$(DIGITOCR) generate -c 500 --output_dir demo/heldout --overwrite -ft heldout -b 1 --light-on-dark 1 -bl 0.5 --label-length 1-5 -e png --seed 2024 --contact-sheet demo/heldout.png
+	$(DIGITOCR) train --synth '$(DEMO_SYNTH_A):3' --synth '$(DEMO_SYNTH_B):1' --runs demo --name tiny --overwrite \
 		--time-limit 170 --epochs 12 --epoch-size 2000 --batch-size 32 --lr 5e-3 --val-size 300
-	$(VENV)/bin/digitocr eval --model demo/tiny/best demo/heldout --grid demo/heldout-grid.png --csv demo/heldout.csv
-	@echo "model: demo/tiny/best  log: demo/tiny/log.csv  curves: demo/tiny/curves.png  held-out grid: demo/heldout-grid.png"
+	$(DIGITOCR) eval --model demo/tiny/best demo/heldout --grid demo/heldout-grid.png --csv demo/heldout.csv
+	@echo "game model: demo/game/best (report demo/game/report.md, screen check demo/check.png)"
+	@echo "synthetic model: demo/tiny/best  log: demo/tiny/log.csv  curves: demo/tiny/curves.png  held-out grid: demo/heldout-grid.png"
 
 # The shipped general model (src/digitocr/pretrained/general) from recipes/general.py: synthetic data only,
 # fixed seeds, an estimated 45 minutes on 2 CPU cores (1.02 M crops); CUDA is used when present.
@@ -73,4 +83,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) demo runs .pytest_cache
+	rm -rf $(VENV) demo runs .pytest_cache .bench

@@ -61,6 +61,21 @@ def test_profile_check_draws_the_regions_and_reads_them(model_dir, tmp_path, cap
     assert f"{profile}: region 'gear': box [20, 10, 700, 42] is not inside" in capsys.readouterr().err
 
 
+def test_model_option_overrides_every_region_of_a_profile(model_dir, tmp_path, capsys):
+    frame = np.full((40, 120, 3), 30, np.uint8)
+    frame[4:36, 10:60] = np.asarray(draw_digits("42", light_on_dark=True).resize((50, 32)))[:, :, None]
+    Image.fromarray(frame).save(tmp_path / "screen.png")
+    profile = tmp_path / "screen.toml"  # models that do not exist: --model must replace both
+    profile.write_text('model = "missing"\n[regions.gear]\nbox = [10, 4, 60, 36]\n'
+                       '[regions.lap]\nbox = [10, 4, 60, 36]\nmodel = "also-missing"\n')
+    assert main(["read", "--profile", str(profile), str(tmp_path / "screen.png")]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert main(["read", "--profile", str(profile), "--model", str(model_dir), str(tmp_path / "screen.png")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0].rsplit(":", 1)[1] for line in lines] == ["gear", "lap"]
+    assert main(["profile", "check", str(profile), str(tmp_path / "screen.png"), "--model", str(model_dir)]) in (0, 1)
+
+
 def test_a_reading_install_does_not_pull_torch():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert not [dep for dep in project["dependencies"] if dep.startswith(("torch", "onnx>", "onnx "))]

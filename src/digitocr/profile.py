@@ -17,7 +17,7 @@ refine = { grayscale = true, invert = "auto", threshold = "otsu" }
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,11 @@ class Profile:
         """'<file>: region 'speed'' — the prefix of every message about this profile."""
         place = str(self.path) if self.path is not None else f"profile {self.name!r}"
         return f"{place}: region {region!r}" if region is not None else place
+
+    def with_model(self, model: str | Path) -> Profile:
+        """The same screen with every region read by `model`: a command's --model overrides the profile's."""
+        return replace(self, model=str(model),
+                       regions={name: replace(region, model=None) for name, region in self.regions.items()})
 
 
 _PROFILE_KEYS = {"name", "size", "scale_boxes", "model", "regions"}

@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
     crops = crop_regions(frame, profile)
     readings = None
     if not args.no_read:
-        readings = Reader(args.model or profile.model, backend=args.backend).read_screen(frame, profile)
+        if args.model:
+            profile = profile.with_model(args.model)
+        readings = Reader(profile.model, backend=args.backend).read_screen(frame, profile)
     for name in profile.regions:
         print(describe(name, readings[name] if readings is not None else None))
     if args.output:

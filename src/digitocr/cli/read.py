@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     if args.profile and args.region is not None:
         raise UserError("give --region or --profile, not both")
     profile = load_profile(args.profile) if args.profile else None
+    if profile is not None and args.model:
+        profile = profile.with_model(args.model)
     reader = Reader(args.model or (profile.model if profile else None), backend=args.backend, threads=args.threads,
                     format=args.format, value_range=args.range, min_confidence=args.min_confidence)
     if profile is not None:

@@ -96,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None and Path(args.plot).suffix.lower() != ".png":
         raise UserError(f"--plot writes a PNG: give a name ending in .png, not {args.plot}")
     profile = load_profile(args.profile)
-    reader = Reader(args.model or profile.model, backend=args.backend, threads=args.threads)
+    if args.model:
+        profile = profile.with_model(args.model)
+    reader = Reader(profile.model, backend=args.backend, threads=args.threads)
     regions = list(profile.regions)
     with open_source(args.source, window_index=args.window_index, every=args.every, fps=args.fps) as source:
         if args.hz is not None and not source.live:
