@@ -49,7 +49,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named with the command, as its other mistakes are
+        parser.exit(2, f"digitocr {args.command}: error: unrecognized arguments: {' '.join(unknown)}\n")
     try:
         return int(args.handler(args) or 0)
     except UserError as error:
