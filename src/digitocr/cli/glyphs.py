@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from digitocr.files import removed_on_failure
     from digitocr.synth.glyphs import build_bank
     from digitocr.synth.matching import without_suspicious
 
@@ -24,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     bank = bank if args.keep_suspicious else without_suspicious(bank)
     for rejection in bank.rejected:
         print(f"skipped {rejection.name}: {rejection.reason}", file=sys.stderr)
-    manifest = bank.save(args.output)
+    with removed_on_failure(args.output):  # a full disk leaves no half a bank
+        manifest = bank.save(args.output)
     style = bank.style
     counts = ", ".join(f"{char}x{len(instances)}" for char, instances in sorted(bank.glyphs.items()))
     polarity = "light on dark" if style.light_on_dark else "dark on light"
