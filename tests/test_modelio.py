@@ -85,3 +85,10 @@ def test_non_finite_weights_and_wrongly_typed_model_json_are_refused(tmp_path):
     meta_path.write_text("[1, 2]")
     with pytest.raises(UserError, match="must hold a JSON object"):
         load_model(tmp_path / "model")
+
+
+def test_saving_new_weights_drops_an_export_of_the_old_ones(tmp_path):
+    saved_model(tmp_path / "model")
+    (tmp_path / "model" / "model.onnx").write_bytes(b"an export of earlier weights")
+    saved_model(tmp_path / "model")  # trained again, e.g. `fit --overwrite` into the same folder
+    assert not (tmp_path / "model" / "model.onnx").exists()

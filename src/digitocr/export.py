@@ -19,11 +19,10 @@ import torch
 
 from digitocr.errors import UserError
 from digitocr.files import write_atomically, write_text_atomically
-from digitocr.modelio import META_FILE, load_model
+from digitocr.modelio import META_FILE, ONNX_FILE, load_model
 from digitocr.models import Recognizer
 from digitocr.reader import weights_digest
 
-ONNX_FILE = "model.onnx"
 OPSET = 17
 
 

@@ -21,6 +21,7 @@ from digitocr.preprocess import Preprocess
 
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "model.json"
+ONNX_FILE = "model.onnx"  # written by `digitocr export` (digitocr.export)
 FORMAT = "digitocr-model/1"
 
 
@@ -61,6 +62,8 @@ def save_model(folder: Path | str, model: Recognizer, meta: dict[str, Any]) -> P
     }
     save_tensors(folder / WEIGHTS_FILE, model.state_dict())
     write_text_atomically(folder / META_FILE, json.dumps(document, indent=2, sort_keys=False) + "\n")
+    # An export of earlier weights would now read differently from them: a folder never keeps a stale one.
+    (folder / ONNX_FILE).unlink(missing_ok=True)
     return folder
 
 
