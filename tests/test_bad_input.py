@@ -143,6 +143,17 @@ REFUSED = [
     ("fit -o under a file", nothing, ["fit", str(REAL / "seed-refined"), "-o", "a-file/run"], "a-file"),
     ("train --runs under a file", nothing, ["train", "--data", "data", "--runs", "a-file", "--steps", "1"],
      "a-file"),
+    # no command replaces a file the user named by mistake
+    ("eval --csv onto a crop", nothing, ["eval", "--model", "model", "data", "--csv", "data/12_0.png"], "--overwrite"),
+    ("eval --grid onto a crop", nothing, ["eval", "--model", "model", "data", "--grid", "data/6_2.png"],
+     "--overwrite"),
+    ("fonts -o onto a crop", nothing, ["fonts", "-o", "data/6_2.png"], "--overwrite"),
+    ("profile check -o onto its screenshot", write("p.toml", '[regions.r]\nbox = [0, 0, 10, 10]\n'),
+     ["profile", "check", "p.toml", "data/12_0.png", "-o", "data/12_0.png", "--no-read"], "--overwrite"),
+    ("refine --preview onto a crop", nothing,
+     ["refine", "data", "-o", "refined", "--region", "0,0,10,10", "--preview", "data/6_2.png"], "--overwrite"),
+    ("watch --plot onto a crop", write("p.toml", '[regions.r]\nbox = [0, 0, 10, 10]\n'),
+     ["watch", "data", "--profile", "p.toml", "--model", "model", "--plot", "data/6_2.png"], "--overwrite"),
     # item 5: options
     ("--threads -3", nothing, ["eval", "--model", "model", "data", "--threads", "-3"], "--threads"),
     ("read --threads -3", nothing, ["read", "--model", "model", "--threads", "-3", "data/12_0.png"], "--threads"),
@@ -196,6 +207,13 @@ def test_refused_with_one_line_and_nothing_touched(here: Path, capsys: pytest.Ca
     line = assert_one_line_error(code, err, argv[0], says)
     assert "Traceback" not in line
     assert snapshot(here) == before
+
+
+def test_overwrite_replaces_an_output_when_asked(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (here / "r.csv").write_text("an older report")
+    code, _, err = run_cli(["eval", "--model", "model", "data", "--csv", "r.csv", "--overwrite"], capsys)
+    assert code == 0, err
+    assert (here / "r.csv").read_text().startswith("path,")
 
 
 def test_a_bom_in_labels_tsv_is_read(here: Path, capsys: pytest.CaptureFixture[str]) -> None:

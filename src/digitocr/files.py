@@ -29,6 +29,21 @@ def make_folder(folder: Path | str) -> Path:
     return folder
 
 
+def check_output(target: str, overwrite: bool = False) -> None:
+    """UserError unless `target` can be written: '-' (standard output), a new file in an existing folder, an
+    existing file with `overwrite`, or a named pipe. Checked before any work, so no command replaces a file
+    the user named by mistake (`eval --csv crop.png`)."""
+    if target == "-":
+        return
+    path = Path(target)
+    if path.is_dir():
+        raise UserError(f"cannot write {target}: it is a folder; give a file name")
+    if path.is_file() and not overwrite:
+        raise UserError(f"{target} exists (add --overwrite to replace it)")
+    if not path.parent.is_dir():
+        raise UserError(f"cannot write {target}: no folder {path.parent}")
+
+
 def write_atomically(path: Path | str, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename. The folder must exist: this is the
     generator's hot path, so it costs one open, one write and one rename."""

@@ -26,8 +26,7 @@ import cv2
 import numpy as np
 
 from digitocr.capture import frame_stamp, unused_path
-from digitocr.errors import UserError
-from digitocr.files import atomic_path
+from digitocr.files import atomic_path, check_output
 from digitocr.frames import Frame, FrameSource, paced_frames
 from digitocr.images import save_image
 from digitocr.profile import Profile, Region
@@ -235,20 +234,6 @@ class Watcher:
 
 
 # --- sinks --------------------------------------------------------------------------------------------------
-
-
-def check_output(target: str, overwrite: bool = False) -> None:
-    """UserError unless `target` can be written: '-' (standard output), a new file in an existing folder, an
-    existing file with `overwrite`, or a named pipe."""
-    if target == "-":
-        return
-    path = Path(target)
-    if path.is_dir():
-        raise UserError(f"{target} is a folder; give a file name")
-    if path.is_file() and not overwrite:
-        raise UserError(f"{target} exists (add --overwrite to replace it)")
-    if not path.parent.is_dir():
-        raise UserError(f"cannot write {target}: no folder {path.parent}")
 
 
 def open_output(target: str, overwrite: bool = False) -> IO[str]:

@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON report instead")
     parser.add_argument("--grid", metavar="PNG", help="picture of the crops titled with their readings")
     parser.add_argument("--csv", metavar="FILE", help="every reading with its confidence")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing --grid/--csv files")
     parser.add_argument("--worst", type=non_negative_int, default=10, metavar="N", help="wrong readings listed (10)")
     parser.add_argument("--strict", action="store_true", help="unreadable files or bad labels are errors")
     parser.add_argument("--threads", type=positive_int, help="torch threads")
@@ -26,8 +27,12 @@ def run(args: argparse.Namespace) -> int:
     from digitocr.data import describe_skipped, load_labelled
     from digitocr.errors import UserError
     from digitocr.evaluate import evaluate, save_grid, summary_lines, write_csv
+    from digitocr.files import check_output
     from digitocr.reader import Reader
 
+    for target in (args.grid, args.csv):
+        if target is not None:
+            check_output(target, args.overwrite)
     reader = Reader(args.model, threads=args.threads)
     samples = load_labelled(args.folders, reader.charset, strict=args.strict)
     if not samples.labels:

@@ -13,10 +13,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("specs", nargs="*", metavar="FONT",
                         help="also check these fonts (file, folder, family name, bank:PATH)")
     parser.add_argument("-o", "--output", metavar="PNG", help="write a picture of every font's digits")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing -o picture")
     parser.add_argument("--charset", type=non_empty, default="0123456789", help="characters to check and draw")
 
 
 def run(args: argparse.Namespace) -> int:
+    from digitocr.files import check_output
     from digitocr.images import save_image
     from digitocr.synth.fonts import (
         DEFAULT_FAMILIES,
@@ -27,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
         specimen,
     )
     from digitocr.synth.glyph_source import GlyphSource
+
+    if args.output:
+        check_output(args.output, args.overwrite)
 
     families = installed_families()
     sections = {

@@ -15,15 +15,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("-o", "--output", metavar="PNG", help="write the check picture here")
     check.add_argument("--model", help="model folder (default: the profile's)")
     check.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
+    check.add_argument("--overwrite", action="store_true", help="replace an existing -o picture")
     check.add_argument("--no-read", action="store_true", help="only draw the regions and their crops")
 
 
 def run(args: argparse.Namespace) -> int:
+    from digitocr.files import check_output
     from digitocr.images import open_image, save_image
     from digitocr.profile import crop_regions, load_profile
     from digitocr.profile_check import describe, draw_profile_check
     from digitocr.reader import Reader
 
+    if args.output:
+        check_output(args.output, args.overwrite)
     profile = load_profile(args.profile)
     frame = open_image(args.screenshot)
     crops = crop_regions(frame, profile)

@@ -29,13 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resize-height", type=positive_int, metavar="H", help="scale every crop to H pixels high")
     parser.add_argument("--preview", type=Path, metavar="FILE.png",
                         help="a sheet of samples: raw, refined, and at other thresholds")
-    parser.add_argument("--overwrite", action="store_true", help="replace crops already in the output folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace crops already in the output folder (and an existing --preview)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from digitocr.files import check_output
     from digitocr.profile import Refine, load_profile
     from digitocr.refine import list_inputs, refine_images, region_profile, with_refine, write_preview
 
+    if args.preview is not None:
+        check_output(str(args.preview), args.overwrite)
     changes = _refine_changes(args)
     if args.profile is not None:
         profile = with_refine(load_profile(args.profile), changes, args.only)

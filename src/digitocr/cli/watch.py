@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hz", type=positive(float), help="live sources: frames per second (default 30)")
     parser.add_argument("--jsonl", metavar="FILE|-", help="one JSON object per frame ('-': standard output)")
     parser.add_argument("--csv", metavar="FILE|-", help="one CSV line per frame ('-': standard output)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing --jsonl/--csv files")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing --jsonl/--csv/--plot files")
     parser.add_argument("--save-doubtful", metavar="DIR", help="save crops of doubtful readings for labelling")
     parser.add_argument("--plot", metavar="FILE.png", help="draw each region's value over time at the end")
     parser.add_argument("--min-confidence", type=probability, metavar="C",
@@ -79,10 +79,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from digitocr.errors import UserError
+    from digitocr.files import check_output
     from digitocr.frames import open_source
     from digitocr.profile import load_profile
     from digitocr.reader import Reader
-    from digitocr.watch import CsvSink, DoubtfulSaver, JsonlSink, Series, Watcher, check_output, open_output
+    from digitocr.watch import CsvSink, DoubtfulSaver, JsonlSink, Series, Watcher, open_output
 
     if args.profile is None:
         raise UserError("watch needs --profile P: the regions to read")
@@ -95,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
             check_output(target, args.overwrite)
     if args.plot is not None and Path(args.plot).suffix.lower() != ".png":
         raise UserError(f"--plot writes a PNG: give a name ending in .png, not {args.plot}")
+    if args.plot is not None:
+        check_output(args.plot, args.overwrite)
     profile = load_profile(args.profile)
     if args.model:
         profile = profile.with_model(args.model)
