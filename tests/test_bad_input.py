@@ -154,6 +154,9 @@ REFUSED = [
      ["refine", "data", "-o", "refined", "--region", "0,0,10,10", "--preview", "data/6_2.png"], "--overwrite"),
     ("watch --plot onto a crop", write("p.toml", '[regions.r]\nbox = [0, 0, 10, 10]\n'),
      ["watch", "data", "--profile", "p.toml", "--model", "model", "--plot", "data/6_2.png"], "--overwrite"),
+    ("glyphs -o the crops' own folder", nothing, ["glyphs", "data", "-o", "data"], "holds other files"),
+    ("glyphs -o an earlier bank", write("bank/bank.json", "{}"), ["glyphs", "data", "-o", "bank"], "--overwrite"),
+    ("fit -o the crops' own folder", nothing, ["fit", "data", "-o", "data"], "holds other files"),
     # item 5: options
     ("--threads -3", nothing, ["eval", "--model", "model", "data", "--threads", "-3"], "--threads"),
     ("read --threads -3", nothing, ["read", "--model", "model", "--threads", "-3", "data/12_0.png"], "--threads"),
@@ -314,15 +317,16 @@ def test_a_mislabelled_crop_of_rare_characters_is_named(here: Path, capsys: pyte
 def test_fit_failing_late_in_its_budget_leaves_no_half_made_run(here: Path, capsys: pytest.CaptureFixture[str],
                                                                 folder_was_there: bool) -> None:
     """Item 7: a time limit that passes the first check but is spent by bank and font matching fails with one
-    line, and the run folder holds nothing of it (no bank/, no crops/): gone if fit made it, as it was if not."""
+    line, and the run folder holds nothing of it (no bank/, no crops/): gone if fit made it, as it was if not
+    (a folder holding other files takes --overwrite)."""
     from digitocr.fit import MIN_TRAINING_SECONDS, RESERVE_SHARE
 
     if folder_was_there:
         write("out/notes.txt", "the user's")(here)
     before = snapshot(here)
     just_enough = MIN_TRAINING_SECONDS / (1 - RESERVE_SHARE) * 1.0001  # passes the check made before any work
-    code, _, err = run_cli(["fit", str(REAL / "seed-refined"), "-o", "out", "--time-limit", f"{just_enough:.6f}"],
-                           capsys)
+    code, _, err = run_cli(["fit", str(REAL / "seed-refined"), "-o", "out", "--time-limit", f"{just_enough:.6f}",
+                            *(["--overwrite"] if folder_was_there else [])], capsys)
     assert_one_line_error(code, err, "fit", "leaves no time to train")
     assert snapshot(here) == before
 

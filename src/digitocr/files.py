@@ -44,6 +44,20 @@ def check_output(target: str, overwrite: bool = False) -> None:
         raise UserError(f"cannot write {target}: no folder {path.parent}")
 
 
+def check_output_folder(folder: Path | str, marker: str, what: str, overwrite: bool = False) -> None:
+    """UserError unless `folder` is new, empty, or (with `overwrite`) holds an earlier output of the same
+    kind (its `marker` file) or anything else: a command never pours its files among the user's unasked."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"cannot write {folder}: it is a file, not a folder")
+    if overwrite or not folder.is_dir() or not any(folder.iterdir()):
+        return
+    if (folder / marker).is_file():
+        raise UserError(f"{folder} already holds {what}: choose another folder or pass --overwrite")
+    raise UserError(f"{folder} holds other files: give a new or empty folder for {what} (or --overwrite to "
+                    "write among them)")
+
+
 def write_atomically(path: Path | str, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename. The folder must exist: this is the
     generator's hot path, so it costs one open, one write and one rename."""

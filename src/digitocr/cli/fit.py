@@ -34,8 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from digitocr.files import check_output_folder
     from digitocr.fit import Continuation, FitProgress, fit
     from digitocr.pretrained import default_model_dir
+
+    check_output_folder(args.output, "fit.json", "a fitted model", args.overwrite)
 
     def show(progress: FitProgress) -> None:
         if progress.metrics:

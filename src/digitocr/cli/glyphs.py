@@ -12,15 +12,17 @@ HELP = "cut labelled crops (LABEL_anything.png or labels.tsv) into a glyph bank 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("samples", type=Path, help="folder of labelled crops")
     parser.add_argument("-o", "--output", type=Path, required=True, help="bank folder to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace a bank already in the output folder")
     parser.add_argument("--keep-suspicious", action="store_true",
                         help="keep crops whose label looks wrong (a glyph resembling another character)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from digitocr.files import removed_on_failure
-    from digitocr.synth.glyphs import build_bank
+    from digitocr.files import check_output_folder, removed_on_failure
+    from digitocr.synth.glyphs import BANK_FILE, build_bank
     from digitocr.synth.matching import without_suspicious
 
+    check_output_folder(args.output, BANK_FILE, "a glyph bank", args.overwrite)
     bank = build_bank(args.samples)
     bank = bank if args.keep_suspicious else without_suspicious(bank)
     for rejection in bank.rejected:
