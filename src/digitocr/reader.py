@@ -161,8 +161,10 @@ class Reader:
 
     `backend="auto"` takes ONNX Runtime when the folder has model.onnx and onnxruntime is installed (no torch
     is imported then), torch otherwise. `format`, `value_range` and `min_confidence` are the defaults for
-    every read; a profile's regions and `read`'s arguments override them. `batch_size` crops go through the
-    network at once (128 keeps the first layers' activations in the CPU's caches).
+    every read; a profile's regions and `read`'s arguments override them. Up to `batch_size` crops of one
+    width go through the network at once (16 at most on ONNX Runtime, whose small calls keep activations
+    in the CPU's caches); `threads` is torch's thread count, or how many ONNX Runtime calls run at once
+    (give the CPU count for large batches; one call at a time by default).
     """
 
     def __init__(self, model: str | Path | None = None, *, backend: str = "auto", threads: int | None = None,
@@ -208,7 +210,7 @@ class Reader:
 
     def read_batch(self, images: Sequence[ImageSource], region: Box | Region | None = None, *,
                    format: str | None = None, value_range: tuple[float, float] | None = None) -> list[Reading]:
-        """Read many crops at once (batched by similar width: much faster than one by one)."""
+        """Read many crops at once (crops of one width share a network call: much faster than one by one)."""
         checks = self.checks
         crops = []
         for image in images:  # an array is cropped before it is converted (a 4K screen grab costs its box)
