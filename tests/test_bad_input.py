@@ -166,6 +166,9 @@ REFUSED = [
     ("model.json of the wrong type", write("badjson/model.json", "[1, 2]"),
      ["read", "--model", "badjson", "data/12_0.png"], "model.json"),
     ("model.json with a wrong field type", nothing, ["read", "--model", "typed", "data/12_0.png"], "typed"),
+    ("generate -i of binary bytes", write("strings.bin", b"\x00\xff\xfe"),
+     ["generate", "-c", "2", "-i", "strings.bin", "--output_dir", "o"], "strings file strings.bin is not UTF-8"),
+    ("read --model ''", nothing, ["read", "--model", "", "data/12_0.png"], "--model"),
     # item 6: silently accepted nonsense
     ("--worst -2", nothing, ["eval", "--model", "model", "data", "--worst", "-2"], "--worst"),
     ("--region ''", nothing, ["read", "--model", "model", "--region", "", "data/12_0.png"], "--region"),

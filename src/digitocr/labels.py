@@ -45,15 +45,22 @@ def list_labelled_files(folder: Path | str) -> list[tuple[Path, str]]:
             if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()]
 
 
+def read_text_file(path: Path | str, what: str = "") -> str:
+    """A user's text file (labels, strings): UTF-8, without the BOM Windows editors put first; a UserError
+    naming the file (`what` says which, e.g. 'strings file') when it cannot be read or is not UTF-8."""
+    named = f"{what} {path}".strip()
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise UserError(f"cannot read {named}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{named} is not UTF-8 text") from None
+
+
 def read_labels_tsv(path: Path | str) -> list[tuple[Path, str]]:
     """(image path, label) pairs of a labels.tsv, each path inside the file's folder; blank lines skipped."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the first name
-    except OSError as error:
-        raise UserError(f"cannot read {path}: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text") from None
+    text = read_text_file(path)
     entries = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

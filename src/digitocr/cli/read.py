@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from digitocr.cli.options import box, positive_int, probability, value_range
+from digitocr.cli.options import box, non_empty, positive_int, probability, value_range
 
 HELP = "read the number in each image (or each region of a screen profile) with a trained model"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    parser.add_argument("--model", help="model folder (e.g. runs/tiny/best; default: the profile's, or the "
+    parser.add_argument("--model", type=non_empty, help="model folder (e.g. runs/tiny/best; default: the profile's, or the "
                                         "shipped model)")
     parser.add_argument("--region", type=box, metavar="X0,Y0,X1,Y1",
                         help="read this box of each image (a screenshot)")

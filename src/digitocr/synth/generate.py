@@ -11,13 +11,13 @@ import itertools
 import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import cast
 
 import numpy as np
 from PIL import Image
 
 from digitocr.errors import UserError
+from digitocr.labels import read_text_file
 from digitocr.synth.augment import binarize, gaussian_blur, jpeg_degrade, to_uint8
 from digitocr.synth.effects import parse_effects
 from digitocr.synth.flags import parse_generator_args
@@ -42,10 +42,7 @@ __all__ = ["GeneratorConfig", "TextImageGenerator", "parse_generator_args"]
 
 
 def _read_strings(path: str) -> list[str]:
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise UserError(f"cannot read strings file {path}: {error.strerror or error}") from None
+    lines = read_text_file(path, "strings file").splitlines()
     strings = [line.strip() for line in lines if line.strip()]
     if not strings:
         raise UserError(f"strings file {path} has no non-empty lines")
