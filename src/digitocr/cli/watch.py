@@ -89,8 +89,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("watch needs --profile P: the regions to read")
     if args.jsonl == "-" and args.csv == "-":
         raise UserError("only one of --jsonl and --csv can go to standard output")
-    if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
-        raise UserError(f"--min-confidence is between 0 and 1, got {args.min_confidence}")
     for target in (args.jsonl, args.csv):
         if target is not None:
             check_output(target, args.overwrite)
