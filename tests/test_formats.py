@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from network_outputs import log_probs
 
 from digitocr.charset import Charset
 from digitocr.errors import UserError
@@ -50,12 +51,7 @@ def test_a_format_names_the_characters_a_model_lacks():
 
 
 def outputs(frames: list[dict[str, float]]) -> np.ndarray:
-    """(T, C) log-probabilities from per-frame {character: probability} ('_' is the blank); the rest spread."""
-    table = np.full((len(frames), CHARSET.num_classes), 1e-6)
-    for t, frame in enumerate(frames):
-        for char, probability in frame.items():
-            table[t, 0 if char == "_" else CHARSET.chars.index(char) + 1] = probability
-    return np.log(table / table.sum(axis=1, keepdims=True))
+    return log_probs(frames, CHARSET)
 
 
 def test_constrained_search_finds_the_best_fitting_path_not_the_greedy_one():

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from digit_images import draw_digits
 from model_folders import saved_model
+from network_outputs import log_probs
 from PIL import Image
 
 from digitocr.charset import Charset
@@ -140,11 +141,7 @@ def test_a_stale_or_missing_onnx_file_is_named(model_dir, tmp_path):
 
 
 def outputs(frames: list[dict[str, float]]) -> np.ndarray:
-    table = np.full((len(frames), CHARSET.num_classes), 1e-6)
-    for t, frame in enumerate(frames):
-        for char, probability in frame.items():
-            table[t, 0 if char == "_" else CHARSET.chars.index(char) + 1] = probability
-    return np.log(table / table.sum(axis=1, keepdims=True))
+    return log_probs(frames, CHARSET)
 
 
 def test_statuses_and_reasons():
