@@ -28,6 +28,7 @@ import pytest
 from digit_images import draw_digits, write_folder
 from model_folders import saved_model
 from PIL import Image
+from privileges import without_root_powers
 from real_data import REAL
 
 from digitocr.cli import main
@@ -332,15 +333,6 @@ def test_fit_failing_late_in_its_budget_leaves_no_half_made_run(here: Path, caps
                             *(["--overwrite"] if folder_was_there else [])], capsys)
     assert_one_line_error(code, err, "fit", "leaves no time to train")
     assert snapshot(here) == before
-
-
-def without_root_powers() -> list[str]:
-    """A prefix that runs a child without root's power to write anywhere (when the tests run as root), still
-    as root, so it reaches the interpreter under /root."""
-    if os.geteuid() != 0:
-        return []
-    powers = "-dac_override,-dac_read_search,-fowner"
-    return ["setpriv", f"--inh-caps={powers}", f"--bounding-set={powers}", "--"]
 
 
 def limited_file_size() -> None:

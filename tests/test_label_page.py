@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 from digit_images import draw_digits
+from privileges import without_root_powers
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
@@ -320,8 +321,7 @@ def test_unwritable_folder_is_an_error_before_the_page_opens(tmp_path: Path) -> 
         folder.chmod(0o555)
         command = [sys.executable, "-m", "digitocr", "label", str(folder), "--no-browser",
                    "--port", str(free_port())]
-        if os.geteuid() == 0:  # root writes anywhere: run as nobody, for whom the folder is read-only
-            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        command = [*without_root_powers(), *command]  # root writes anywhere: not this child
         result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False,
                                 env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
         assert result.returncode == 2, result.stderr
