@@ -305,8 +305,6 @@ def test_mislabelled_crops_are_named_and_left_out(here: Path, capsys: pytest.Cap
     assert_one_line_error(code, err, "fit", "leaves no time to train")
 
 
-@pytest.mark.xfail(strict=True, reason="a wrong character seen in only one other crop is not compared (glyphs "
-                                       "compares a glyph with 2+ other instances of its label, not yet with fonts)")
 @pytest.mark.skipif(not (REAL / "seed-refined").is_dir(), reason="the real crops are absent")
 def test_a_mislabelled_crop_of_rare_characters_is_named(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Item 8 as the issue found it: the seed's 17 crop copied under label 12 ('2' drawn once elsewhere)."""

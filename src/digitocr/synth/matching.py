@@ -89,26 +89,53 @@ def rank_fonts(bank: GlyphBank, fonts: Sequence[GlyphSource], rng: np.random.Gen
 
 COMPARED_INSTANCES = 6  # instances of a character each glyph is compared with (keeps this quick)
 SUSPICIOUS_MARGIN = 0.1  # how much more a glyph must look like another character than like its own
+# A rare character (one other instance to compare with) is judged only when its glyph all but duplicates an
+# instance of another character (a display draws a character the same way each time) and is clearly unlike
+# that other instance of its own.
+NEAR_DUPLICATE = 0.97  # same-character glyphs of one display measure 0.8-0.9; a copied crop 1.0
+NEAR_DUPLICATE_MARGIN = 0.2
 
 
 def suspicious_crops(bank: GlyphBank) -> dict[str, str]:
     """Crops whose label looks wrong, with why: a glyph that resembles the instances of another character
-    clearly more than the other instances of its own (both need at least two instances to compare with)."""
+    clearly more than the other instances of its own (on average, where each has a few instances; as a
+    near-duplicate of one instance, where its own character has a single other instance)."""
     normalised = {char: [normalise_glyph(glyph.mask) for glyph in instances[:COMPARED_INSTANCES + 1]]
                   for char, instances in bank.glyphs.items()}
     found: dict[str, str] = {}
     for char, instances in bank.glyphs.items():
         shapes = normalised[char]
-        if len(shapes) < 3:
+        if len(shapes) < 2:
             continue
         for index, glyph in enumerate(instances[:len(shapes)]):
-            own = np.mean([glyph_similarity(shapes[index], shape) for i, shape in enumerate(shapes) if i != index])
-            alike = {other: float(np.mean([glyph_similarity(shapes[index], shape) for shape in others]))
-                     for other, others in normalised.items() if other != char and len(others) >= 2}
-            if alike and max(alike.values()) > own + SUSPICIOUS_MARGIN and glyph.source not in found:
-                other = max(alike, key=lambda key: alike[key])
-                found[glyph.source] = f"label looks wrong: its {char!r} looks like {other!r}"
+            if glyph.source in found:
+                continue
+            own = [glyph_similarity(shapes[index], shape) for i, shape in enumerate(shapes) if i != index]
+            others = {other: [glyph_similarity(shapes[index], shape) for shape in candidates]
+                      for other, candidates in normalised.items() if other != char}
+            looks_like = (_looks_like(float(np.mean(own)), others) if len(own) >= 2
+                          else _near_duplicate_of(own[0], others))
+            if looks_like is not None:
+                found[glyph.source] = f"label looks wrong: its {char!r} looks like {looks_like!r}"
     return found
+
+
+def _looks_like(own: float, others: dict[str, list[float]]) -> str | None:
+    """The character whose instances (two or more) the glyph resembles clearly more, on average, than its own."""
+    alike = {other: float(np.mean(scores)) for other, scores in others.items() if len(scores) >= 2}
+    if alike and max(alike.values()) > own + SUSPICIOUS_MARGIN:
+        return max(alike, key=lambda key: alike[key])
+    return None
+
+
+def _near_duplicate_of(own: float, others: dict[str, list[float]]) -> str | None:
+    """The character one of whose instances the glyph all but duplicates, while its own look clearly unlike it."""
+    best = {other: max(scores) for other, scores in others.items() if scores}
+    if best:
+        other = max(best, key=lambda key: best[key])
+        if best[other] >= NEAR_DUPLICATE and best[other] > own + NEAR_DUPLICATE_MARGIN:
+            return other
+    return None
 
 
 def without_suspicious(bank: GlyphBank) -> GlyphBank:
