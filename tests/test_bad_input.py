@@ -32,6 +32,7 @@ from privileges import without_root_powers
 from real_data import REAL
 
 from digitocr.cli import main
+from digitocr.images import encode_image
 from digitocr.labels import LABELS_FILE, read_labels_tsv
 
 
@@ -125,6 +126,8 @@ REFUSED = [
     ("generate -cs -500", nothing, ["generate", "-c", "3", "-cs", "-500", "--output_dir", "o"], "spacing"),
     # item 5: decompression bombs
     ("read a bomb", nothing, ["read", "--model", "model", "bomb.png"], "bomb.png"),
+    ("read a 1x1 image", write("dot.png", encode_image(np.zeros((1, 1), np.uint8), "png")), ["read", "--model", "model",
+                                                                                 "dot.png"], "dot.png: cannot read"),
     ("glyphs on a bomb", nothing, ["glyphs", "bombs", "-o", "bank"], "1_bomb.png"),
     ("generate -id of bombs", nothing, ["generate", "-c", "2", "-b", "3", "-id", "bombs", "--output_dir", "o"],
      "1_bomb.png"),

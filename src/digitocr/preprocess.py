@@ -8,6 +8,7 @@ lets a model trained on one kind read the other.
 from __future__ import annotations
 
 import functools
+import os
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
@@ -44,7 +45,8 @@ class Preprocess(Mapped):
     def __call__(self, image: ImageSource) -> np.ndarray:
         gray = to_gray(image)
         if gray.size == 0 or min(gray.shape) < 2:
-            raise UserError(f"cannot read an image of size {gray.shape[1]}x{gray.shape[0]}")
+            where = f"{image}: " if isinstance(image, str | os.PathLike) else ""
+            raise UserError(f"{where}cannot read an image of size {gray.shape[1]}x{gray.shape[0]}")
         # One histogram serves the polarity vote, the ink count and the background level below.
         histogram = np.bincount(gray.ravel(), minlength=256)
         threshold = otsu_threshold(gray)
