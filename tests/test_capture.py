@@ -70,7 +70,7 @@ def test_bad_input_is_one_line(tmp_path, capsys, display):
     assert not (tmp_path / "o").exists()  # nothing written before the inputs were known to be good
     with pytest.raises(SystemExit):
         main(["capture", "screen", "--count", "0", "-o", str(tmp_path / "o")])
-    assert "expected a whole number above 0" in capsys.readouterr().err
+    assert "argument --count: must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_ctrl_c_ends_a_capture_with_complete_files(display, tmp_path):

@@ -8,24 +8,10 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 
-from digitocr.cli.options import non_negative_int
+from digitocr.cli.options import non_negative_int, positive, positive_int
 
 HELP = "save frames of a screen, window or video (and each profile region's crop) under timestamped names"
 
-
-def positive(kind: type) -> Callable[[str], float]:
-    """An argparse type: a number above zero (one-line usage error otherwise)."""
-    what = "a whole number" if kind is int else "a number"
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = 0
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected {what} above 0, got {text!r}")
-        return value
-    return parse
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,19 +20,19 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     parser.add_argument("--window-index", type=non_negative_int, metavar="N", help="which of several matching windows (from 0)")
-    parser.add_argument("--every", type=positive(int), metavar="N", help="video/folder: keep one frame in N")
-    parser.add_argument("--fps", type=positive(float), metavar="F", help="video/folder: keep F frames per second")
+    parser.add_argument("--every", type=positive_int, metavar="N", help="video/folder: keep one frame in N")
+    parser.add_argument("--fps", type=positive, metavar="F", help="video/folder: keep F frames per second")
     parser.add_argument("--profile", metavar="P", help="screen profile (TOML) naming the regions")
     stop = parser.add_mutually_exclusive_group()
-    stop.add_argument("--count", type=positive(int), metavar="N", help="stop after N frames")
-    stop.add_argument("--duration", type=positive(float), metavar="S",
+    stop.add_argument("--count", type=positive_int, metavar="N", help="stop after N frames")
+    stop.add_argument("--duration", type=positive, metavar="S",
                       help="stop after S seconds (of the video's clock for a video)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the images")
-    parser.add_argument("--interval", type=positive(float), metavar="S",
+    parser.add_argument("--interval", type=positive, metavar="S",
                         help="live sources: seconds between frames (default 1)")
     parser.add_argument("--frames", action="store_true", help="with --profile: save whole frames too")
     parser.add_argument("--dedupe", action="store_true", help="skip an image identical to the one before it")

@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any
 
-from digitocr.cli.capture import add_source_arguments, announce_changes, positive, stop_on_ctrl_c
-from digitocr.cli.options import non_negative_int, probability
+from digitocr.cli.capture import add_source_arguments, announce_changes, stop_on_ctrl_c
+from digitocr.cli.options import non_negative_int, positive, positive_int, probability
 
 HELP = "read a profile's regions live (screen, window) or through a video, with checks over time"
 
@@ -17,8 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
     parser.add_argument("--model", help="model folder (default: the profile's, else the shipped model)")
     parser.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
-    parser.add_argument("--threads", type=positive(int), default=1, help="inference threads (default 1)")
-    parser.add_argument("--hz", type=positive(float), help="live sources: frames per second (default 30)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="inference threads (default 1)")
+    parser.add_argument("--hz", type=positive, help="live sources: frames per second (default 30)")
     parser.add_argument("--jsonl", metavar="FILE|-", help="one JSON object per frame ('-': standard output)")
     parser.add_argument("--csv", metavar="FILE|-", help="one CSV line per frame ('-': standard output)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing --jsonl/--csv/--plot files")
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="FILE.png", help="draw each region's value over time at the end")
     parser.add_argument("--min-confidence", type=probability, metavar="C",
                         help="readings below C are doubtful (default: each region's min_confidence)")
-    parser.add_argument("--persist", type=positive(float), default=2.0, metavar="S",
+    parser.add_argument("--persist", type=positive, default=2.0, metavar="S",
                         help="accept a value that breaks max_rate/monotonic once read consistently for S seconds")
     parser.add_argument("--tolerance", type=non_negative_int, metavar="N",
                         help="a region is read again when a pixel changed by more than N grey levels "
