@@ -151,9 +151,11 @@ def test_folder_of_screenshots_in_name_order_with_their_stamps(tmp_path):
     for number, name in enumerate(names):
         field_image(str(number)).convert("L").save(tmp_path / name)
     (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "frame_2026-11-28T10-15-02.900.png").write_bytes(b"\x89PNG truncated")  # passed over, named
     with open_source(str(tmp_path)) as folder:
-        assert isinstance(folder, FolderSource) and folder.length == 3
+        assert isinstance(folder, FolderSource) and folder.length == 4
         frames = list(folder)
+        assert folder.unreadable() == ["frame_2026-11-28T10-15-02.900.png"]
     assert [frame.pixels.shape for frame in frames] == [(32, 120, 3)] * 3
     assert frames[1].time - frames[0].time == pytest.approx(1.0)
     assert frames[0].time == stamp_time(names[0]) and frames[2].time == (tmp_path / "other.png").stat().st_mtime

@@ -84,6 +84,10 @@ class FrameSource(ABC):
     def close(self) -> None:
         """Release the screen connection or the file."""
 
+    def unreadable(self) -> list[str]:
+        """Files passed over because they could not be decoded (a folder of screenshots)."""
+        return []
+
     def __enter__(self) -> Self:
         return self
 
@@ -502,6 +506,10 @@ class FolderSource(FrameSource):
         self.description = f"folder {self.folder}"
         self._position = -1
         self._next_time: float | None = None
+        self._unreadable: list[str] = []
+
+    def unreadable(self) -> list[str]:
+        return list(self._unreadable)
 
     def grab(self) -> Frame | None:
         while self._position + 1 < len(self._paths):
@@ -516,7 +524,12 @@ class FolderSource(FrameSource):
                 self._next_time = seconds + 1.0 / self._fps
             elif self._position % self._every:
                 continue
-            return Frame(_rgb(open_image(path)), seconds, self._position)
+            try:
+                pixels = open_image(path)
+            except UserError:  # one broken screenshot does not end the folder; it is named at the end
+                self._unreadable.append(path.name)
+                continue
+            return Frame(_rgb(pixels), seconds, self._position)
         return None
 
 

@@ -7,11 +7,22 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from digitocr.cli.options import non_negative_int, positive, positive_int
 
+if TYPE_CHECKING:
+    from digitocr.frames import FrameSource
+
 HELP = "save frames of a screen, window or video (and each profile region's crop) under timestamped names"
 
+
+
+def report_unreadable(source: FrameSource) -> None:
+    """Name the files a folder source passed over (shared with `watch`)."""
+    if names := source.unreadable():
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        print(f"skipped {len(names)} file(s) that could not be decoded: {shown}", file=sys.stderr)
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
                 profile=profile, frames=True if args.frames else None, dedupe=args.dedupe,
                 extension=f".{args.format}", stop=stop,
                 on_unavailable=announce_changes())
+    report_unreadable(source)
     skipped = f", {summary.duplicates} duplicates skipped" if args.dedupe else ""
     print(f"{len(summary.saved)} images from {summary.frames} frames of the {source.description} "
           f"in {output}{skipped}")

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from digitocr.cli.capture import add_source_arguments, announce_changes, stop_on_ctrl_c
+from digitocr.cli.capture import add_source_arguments, announce_changes, report_unreadable, stop_on_ctrl_c
 from digitocr.cli.options import non_negative_int, positive, positive_int, probability
 
 HELP = "read a profile's regions live (screen, window) or through a video, with checks over time"
@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
                 sink.close()
             if series is not None and frames:
                 series.plot(args.plot, regions, source.clock)
+    report_unreadable(source)
     skipped = 1 - watcher.reads / max(1, frames * len(regions))
     saved = f", {doubtful.saved} doubtful crops in {args.save_doubtful}" if doubtful is not None else ""
     print(f"{frames} frames of the {source.description}: {watcher.reads} region reads "
