@@ -234,10 +234,17 @@ def test_websocket_refusals_close_with_a_code_and_reason(server: ServerProcess, 
 
 def test_websocket_message_over_the_body_limit_is_refused(server: ServerProcess, reader: Reader) -> None:
     with connect(server.ws_url, max_size=None) as websocket:
-        websocket.send(bytes(2 * 10**6))  # the server was started with --max-body 1MB
-        with pytest.raises(websockets.ConnectionClosed) as closed:
+        try:
+            websocket.send(bytes(2 * 10**6))  # the server was started with --max-body 1MB
             websocket.recv(timeout=10)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # "message too big"
+        except websockets.ConnectionClosed as closed:
+            # 1009 "message too big"; or no close frame at all when the server's close reset the connection
+            # while the rest of the message was still on its way (a race of TCP, not of the server)
+            assert closed.rcvd is None or closed.rcvd.code == 1009, closed.rcvd
+        except ConnectionResetError:
+            pass
+        else:
+            pytest.fail("a message over the body limit was answered")
     assert_still_serving(server, reader)
 
 
