@@ -19,9 +19,8 @@ from pathlib import Path
 
 from digitocr.errors import UserError
 from digitocr.images import IMAGE_EXTENSIONS
-from digitocr.labels import label_from_name, labelled_name, read_labels_tsv, write_labels_tsv
+from digitocr.labels import LABELS_FILE, label_from_name, labelled_name, read_labels_tsv, write_labels_tsv
 
-LABELS_FILE = "labels.tsv"
 LOCK_FILE = ".digitocr-label.lock"
 UNREADABLE_DIR = "unreadable"
 STORES = ("names", "tsv")

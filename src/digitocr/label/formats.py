@@ -24,8 +24,9 @@ import numpy as np
 from digitocr.errors import UserError
 from digitocr.files import write_atomically, write_text_atomically
 from digitocr.images import IMAGE_EXTENSIONS, encode_image, open_image
-from digitocr.label.folder import LABELS_FILE, move_without_replacing
+from digitocr.label.folder import move_without_replacing
 from digitocr.labels import (
+    LABELS_FILE,
     label_from_name,
     labelled_name,
     list_labelled_files,
