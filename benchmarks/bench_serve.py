@@ -271,6 +271,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=6000, help="frames sent over the WebSocket stream")
     parser.add_argument("--round-trips", type=int, default=100, help="seed client round trips")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, help="the server's --threads (default: the server's own)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--rapidocr-python", default=sys.executable,
                         help="a Python with rapidocr_api installed (its own venv: it wants opencv-python)")
@@ -284,14 +285,15 @@ def main() -> None:
 
     figures: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                   "cpus": os.cpu_count(), "load_average": os.getloadavg()[0],
-                                  "clients": args.clients, "workers": args.workers}
+                                  "clients": args.clients, "workers": args.workers, "threads": args.threads}
     with tempfile.TemporaryDirectory() as folder:
         profile = Path(folder) / "game.toml"
         model = Path(args.model).resolve()
         profile.write_text(f'name = "game"\nsize = {regions["size"]}\nmodel = "{model}"\n'
                            f'[regions.speed]\nbox = {speed_box}\n'
                            f'[regions.rpm]\nbox = {regions["regions"]["rpm"]["box"]}\n')
-        process, url, startup = start_server(["--profile", str(profile), "--workers", str(args.workers)])
+        threads = ["--threads", str(args.threads)] if args.threads else []
+        process, url, startup = start_server(["--profile", str(profile), "--workers", str(args.workers), *threads])
         figures["startup_s"] = round(startup, 2)
         try:
             figures["http_raw"] = raw_http_load(url, "/read", crop, args.clients, args.seconds)

@@ -38,6 +38,32 @@ def test_paths_bytes_pil_and_arrays_give_the_same_pixels(tmp_path: Path) -> None
         assert pixels.dtype == np.uint8 and np.array_equal(pixels, rgb)
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB", "P", "LA", "RGBA", "I;16"])
+@pytest.mark.parametrize("transparency", [False, True])
+def test_png_pixels_are_pillows_whichever_decoder_takes_them(mode: str, transparency: bool) -> None:
+    """Plain 8-bit gray and RGB PNGs go through OpenCV (fast), the rest through Pillow: the same pixels."""
+    image = Image.fromarray(gradient()).convert(mode)
+    if transparency and mode in ("L", "RGB", "P"):
+        image.info["transparency"] = 0 if mode in ("L", "P") else (0, 0, 0)
+    data = io.BytesIO()
+    image.save(data, format="PNG", transparency=image.info.get("transparency"))
+    expected = open_image(Image.open(io.BytesIO(data.getvalue())))
+    assert np.array_equal(open_image(data.getvalue()), expected)
+
+
+def test_corrupt_pngs_are_one_line_errors_and_print_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    whole = bytearray(png_bytes(Image.fromarray(gradient())))
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        broken = bytearray(whole)
+        broken[int(rng.integers(8, len(whole)))] ^= int(rng.integers(1, 256))
+        try:
+            open_image(bytes(broken))
+        except UserError as error:
+            assert str(error).startswith("cannot read image bytes: ") and "\n" not in str(error)
+    assert capfd.readouterr() == ("", "")  # libpng's own complaints would land on stderr
+
+
 def test_gray_forms() -> None:
     gray = gradient(1)
     assert np.array_equal(open_image(gray), gray)
@@ -99,15 +125,18 @@ def test_decompression_bombs_are_refused_from_the_header() -> None:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    def bomb(side: int) -> bytes:
-        header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    def bomb(side: int, colour: int = 0) -> bytes:  # gray (decoded by OpenCV), or RGBA (6: by Pillow)
+        header = struct.pack(">IIBBBBB", side, side, 8, colour, 0, 0, 0)
         data = zlib.compress(b"\0" * 100)
         return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
 
-    with pytest.raises(UserError, match="8000x8000 pixels is more than the 50000000 allowed"):
-        open_image(bomb(8000))
+    for colour in (0, 6):
+        with pytest.raises(UserError, match="8000x8000 pixels is more than the 50000000 allowed"):
+            open_image(bomb(8000, colour))
+    with pytest.raises(UserError, match="100000x100000 pixels is more than the 50000000 allowed"):
+        open_image(bomb(100_000))
     with pytest.raises(UserError, match="more pixels than the 50000000 allowed"):
-        open_image(bomb(100_000))  # so many that Pillow itself refuses at the header
+        open_image(bomb(100_000, 6))  # so many that Pillow itself refuses at the header
     small = png_bytes(Image.fromarray(gradient()))
     with pytest.raises(UserError, match="more than the 100 allowed"):
         open_image(small, max_pixels=100)

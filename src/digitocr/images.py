@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import cv2
@@ -25,6 +27,7 @@ IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", 
 CHANNEL_ORDERS = ("auto", "rgb", "bgr", "rgba", "bgra")
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601-2, as PIL's convert("L")
 _PNG_COMPRESSION = 1  # fast; files are ~20% larger than at level 6
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def open_image(source: ImageSource, *, name: str | None = None, max_pixels: int = MAX_PIXELS,
@@ -63,6 +66,9 @@ def open_image(source: ImageSource, *, name: str | None = None, max_pixels: int 
 def _decode(data: io.BytesIO, label: str, max_pixels: int) -> np.ndarray:
     if not data.getbuffer().nbytes:
         raise UserError(f"cannot read {label}: it is empty (0 bytes)")
+    plain = _decode_plain_png(data.getbuffer(), label, max_pixels)
+    if plain is not None:
+        return plain
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies instead
         try:
@@ -80,6 +86,39 @@ def _decode(data: io.BytesIO, label: str, max_pixels: int) -> np.ndarray:
             reason = "not an image Pillow can decode" if isinstance(error, Image.UnidentifiedImageError) else (
                 f"truncated or corrupt image data ({error})")
             raise UserError(f"cannot read {label}: {reason}") from None
+
+
+def _decode_plain_png(data: memoryview, label: str, max_pixels: int) -> np.ndarray | None:
+    """An 8-bit gray or RGB PNG without transparency (what crops and screenshots are) decoded by OpenCV's
+    libpng: the same pixels (PNG is lossless) at a third of Pillow's cost on a small crop, which is most of
+    a served request. None for any other image, and for data libpng refuses: Pillow then decodes it or
+    says what is wrong."""
+    if len(data) < 45 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR" or data[-8:-4] != b"IEND":
+        return None  # not a PNG, or a truncated one
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    if depth != 8 or colour not in (0, 2) or not _png_chunks_intact(data):
+        return None
+    if width * height > max_pixels:
+        raise UserError(f"cannot read {label}: {width}x{height} pixels is more than the "
+                        f"{max_pixels} allowed (a decompression bomb?)")
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.shape[:2] != (height, width) or width == 0:
+        return None
+    return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+
+
+def _png_chunks_intact(data: memoryview) -> bool:
+    """Every chunk whole with its CRC right, and none of them tRNS (transparency): libpng then decodes it
+    without complaint (it prints its errors to stderr, Pillow raises them)."""
+    offset = 8
+    while offset + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        end = offset + 8 + length
+        if kind == b"tRNS" or end + 4 > len(data) or \
+                zlib.crc32(data[offset + 4:end]) != struct.unpack(">I", data[end:end + 4])[0]:
+            return False
+        offset = end + 4
+    return offset == len(data)
 
 
 def _from_pil(image: Image.Image, label: str) -> np.ndarray:
