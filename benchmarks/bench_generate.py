@@ -53,24 +53,27 @@ def rows(font_file: str) -> list[tuple[str, str, str]]:
     ]
 
 
-def rate(command: list[str], count: int, environment: dict[str, str] | None = None) -> float:
-    """Images per second of one run of `command` (which gets --output_dir) into a fresh folder."""
-    with tempfile.TemporaryDirectory(prefix="bench-generate-") as output:
-        start = time.perf_counter()
-        subprocess.run([*command, "--output_dir", output], check=True, env=environment,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        seconds = time.perf_counter() - start
-        written = sum(1 for path in Path(output).iterdir() if path.suffix == ".jpg")
-    os.sync()  # the deleted folder's journal work is not charged to the next run
+def rate(command: list[str], count: int, outputs: Path, environment: dict[str, str] | None = None) -> float:
+    """Images per second of one run of `command` (which gets --output_dir) into a fresh folder under `outputs`.
+
+    Nothing is deleted until the whole benchmark ends: on this machine's ext4 (no journal) every file
+    created scans the inodes deleted in the last 30 seconds, so deleting one run's 2,000 files would slow
+    the next run's creates, whichever tool it is (a cost of the benchmark, not of either tool)."""
+    output = Path(tempfile.mkdtemp(prefix="run-", dir=outputs))
+    start = time.perf_counter()
+    subprocess.run([*command, "--output_dir", str(output)], check=True, env=environment,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    written = sum(1 for path in output.iterdir() if path.suffix == ".jpg")
     if written != count:
         raise RuntimeError(f"{shlex.join(command)} wrote {written} images, expected {count}")
     return count / seconds
 
 
-def first_run_rate(command: list[str], count: int) -> float:
+def first_run_rate(command: list[str], count: int, outputs: Path) -> float:
     """`rate` with an empty glyph cache, as a font set's very first run has it."""
-    with tempfile.TemporaryDirectory(prefix="bench-glyphs-") as cache:
-        return rate(command, count, {**os.environ, "DIGITOCR_GLYPH_CACHE": cache})
+    cache = tempfile.mkdtemp(prefix="glyphs-", dir=outputs)
+    return rate(command, count, outputs, {**os.environ, "DIGITOCR_GLYPH_CACHE": cache})
 
 
 def summary(rates: list[float]) -> str:
@@ -89,19 +92,22 @@ def compare(args: argparse.Namespace, trdg_python: str | None) -> None:
     ours: dict[str, list[float]] = {name: [] for name, _, _ in selected}
     ours_first: dict[str, list[float]] = {name: [] for name, _, _ in selected}
     theirs: dict[str, list[float]] = {name: [] for name, _, _ in selected}
-    for name, our_flags, _ in selected:  # fills the glyph cache, as any earlier run would have
-        rate([sys.executable, "-m", "digitocr", "generate", *our_flags.split(), *common], args.count)
-    for repeat in range(args.repeats):  # interleaved run by run, the order swapped every round
-        for name, our_flags, their_flags in selected:
-            our_command = [sys.executable, "-m", "digitocr", "generate", *our_flags.split(), *common]
-            runs = [(ours[name], our_command, rate), (ours_first[name], our_command, first_run_rate)]
-            if trdg_python:
-                runs.append((theirs[name], [trdg_python, "-m", "trdg.run", *their_flags.split(), *common], rate))
-            for rates, command, measure in runs if repeat % 2 == 0 else runs[::-1]:
-                rates.append(measure(command, args.count))
-                print(f"{name}\t{'trdg' if rates is theirs[name] else measure.__name__}\t{rates[-1]:.1f}",
-                      file=sys.stderr, flush=True)  # each run as it ends, for long runs on a busy machine
-        print(f"round {repeat + 1}/{args.repeats} done", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-generate-") as folder:
+        outputs = Path(folder)
+        for name, our_flags, _ in selected:  # fills the glyph cache, as any earlier run would have
+            rate([sys.executable, "-m", "digitocr", "generate", *our_flags.split(), *common], args.count, outputs)
+        for repeat in range(args.repeats):  # interleaved run by run, the order swapped every round
+            for name, our_flags, their_flags in selected:
+                our_command = [sys.executable, "-m", "digitocr", "generate", *our_flags.split(), *common]
+                runs = [(ours[name], our_command, rate), (ours_first[name], our_command, first_run_rate)]
+                if trdg_python:
+                    runs.append((theirs[name], [trdg_python, "-m", "trdg.run", *their_flags.split(), *common],
+                                 rate))
+                for rates, command, measure in runs if repeat % 2 == 0 else runs[::-1]:
+                    rates.append(measure(command, args.count, outputs))
+                    print(f"{name}\t{'trdg' if rates is theirs[name] else measure.__name__}\t{rates[-1]:.1f}",
+                          file=sys.stderr, flush=True)  # each run as it ends, for long runs on a busy machine
+            print(f"round {repeat + 1}/{args.repeats} done", file=sys.stderr, flush=True)
     print(f"images/s, median (lowest-highest) of {args.repeats} interleaved runs, -c {args.count} "
           f"-t {args.workers}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}; -ft is {family.primary.name}\n")
     print("| row | digitocr flags | digitocr img/s | TRDG img/s | ratio of medians | ratio of best "

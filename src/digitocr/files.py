@@ -5,6 +5,7 @@ a file where a folder should be) is a one-line `UserError` naming the path, with
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -59,24 +60,64 @@ def check_output_folder(folder: Path | str, marker: str, what: str, overwrite: b
 
 
 def write_atomically(path: Path | str, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename. The folder must exist: this is the
-    generator's hot path, so it costs one open, one write and one rename."""
+    """Write `data` so that `path` only ever shows the old file or the whole new one. The folder must exist.
+
+    This is the generator's hot path. On Linux the data goes into an unnamed file in the folder (O_TMPFILE),
+    which is then linked in under its name: one directory operation per file instead of a create and a
+    rename, and directory operations are what two generator processes writing into one folder wait on
+    (1.8x the files per second here). Elsewhere, or when `path` exists, a temporary file beside it is
+    renamed over it."""
+    try:
+        if not _link_unnamed_file(path, data):
+            _rename_temporary_file(path, data)
+    except OSError as error:
+        raise cannot_write(path, error) from None
+
+
+_UNNAMED_FILES = getattr(os, "O_TMPFILE", 0) and os.path.isdir("/proc/self/fd")
+
+
+def _link_unnamed_file(path: Path | str, data: bytes) -> bool:
+    """False where unnamed files are not supported (or `path` exists): nothing was written then."""
+    if not _UNNAMED_FILES:
+        return False
+    try:
+        descriptor = os.open(os.path.dirname(path) or ".", os.O_TMPFILE | os.O_WRONLY, 0o666)
+    except OSError as error:
+        if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):  # the file system has none
+            return False
+        raise
+    try:
+        _write_all(descriptor, data)
+        # linkat(AT_SYMLINK_FOLLOW) through /proc; a dir_fd argument makes os.link use linkat (the path is
+        # absolute, so which descriptor does not matter)
+        os.link(f"/proc/self/fd/{descriptor}", path, src_dir_fd=descriptor)
+    except FileExistsError:
+        return False
+    finally:
+        os.close(descriptor)  # an unnamed file that was not linked vanishes here
+    return True
+
+
+def _rename_temporary_file(path: Path | str, data: bytes) -> None:
     temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view):]
+            _write_all(descriptor, data)
         finally:
             os.close(descriptor)
         os.replace(temporary, path)
-    except BaseException as error:
+    except BaseException:
         with contextlib.suppress(OSError):
             os.remove(temporary)
-        if isinstance(error, OSError):
-            raise cannot_write(path, error) from None
         raise
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
 
 
 def write_text_atomically(path: Path | str, text: str) -> None:
