@@ -150,10 +150,9 @@ def _stretch_table(low: int, high: int) -> np.ndarray:
 
 def _stretch(gray: np.ndarray) -> np.ndarray:
     """Map the 1st..99th percentile of the values onto 0..255 (integer forms of the float quantiles: the same)."""
-    cumulative = list(accumulate(np.bincount(gray.ravel(), minlength=256).tolist()))
-    total = cumulative[-1]
-    low = bisect_left(cumulative, -(-total // 100))
-    high = bisect_left(cumulative, -(-99 * total // 100))
+    cumulative = np.cumsum(np.bincount(gray.ravel(), minlength=256))  # int64: exact, and 256 long
+    total = int(cumulative[-1])
+    low, high = (int(index) for index in cumulative.searchsorted([-(-total // 100), -(-99 * total // 100)]))
     if high - low < 1:
         return np.full_like(gray, 255)
     return cv2.LUT(gray, _stretch_table(low, high))
