@@ -51,8 +51,20 @@ def test_png_pixels_are_pillows_whichever_decoder_takes_them(mode: str, transpar
     assert np.array_equal(open_image(data.getvalue()), expected)
 
 
-def test_corrupt_pngs_are_one_line_errors_and_print_nothing(capfd: pytest.CaptureFixture[str]) -> None:
-    whole = bytearray(png_bytes(Image.fromarray(gradient())))
+@pytest.mark.parametrize("mode", ["L", "RGB", "CMYK"])
+def test_jpeg_pixels_are_pillows_whichever_decoder_takes_them(mode: str) -> None:
+    """Gray and colour JPEGs go through simplejpeg (fast), CMYK ones through Pillow: the same pixels."""
+    data = io.BytesIO()
+    Image.fromarray(np.kron(gradient(), np.ones((4, 4, 1), np.uint8))).convert(mode).save(data, format="JPEG")
+    expected = open_image(Image.open(io.BytesIO(data.getvalue())))
+    assert np.array_equal(open_image(data.getvalue()), expected)
+
+
+@pytest.mark.parametrize("kind", ["PNG", "JPEG"])
+def test_corrupt_images_are_one_line_errors_and_print_nothing(kind: str, capfd: pytest.CaptureFixture[str]) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(np.kron(gradient(), np.ones((3, 3, 1), np.uint8))).save(buffer, format=kind)
+    whole = bytearray(buffer.getvalue())
     rng = np.random.default_rng(3)
     for _ in range(200):
         broken = bytearray(whole)
@@ -61,7 +73,7 @@ def test_corrupt_pngs_are_one_line_errors_and_print_nothing(capfd: pytest.Captur
             open_image(bytes(broken))
         except UserError as error:
             assert str(error).startswith("cannot read image bytes: ") and "\n" not in str(error)
-    assert capfd.readouterr() == ("", "")  # libpng's own complaints would land on stderr
+    assert capfd.readouterr() == ("", "")  # libpng's and libjpeg's own complaints would land on stderr
 
 
 def test_gray_forms() -> None:
