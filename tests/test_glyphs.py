@@ -59,6 +59,24 @@ def test_broken_strokes_and_segments_make_one_glyph() -> None:
     assert len(bank.glyphs["8"]) == 2
 
 
+def test_dot_matrix_columns_make_one_glyph_and_ambiguous_gaps_none() -> None:
+    """An LED dot-matrix character is a few columns of separate dots; the wider gaps part the characters."""
+    from digitocr.synth.procedural import DotMatrix
+
+    rng = np.random.default_rng(4)
+    for text in ("1234", "5:67", "890", "-4.5"):
+        mask = DotMatrix().render(text, 48, 0.0, rng)
+        image = np.repeat((255 - mask)[:, :, None], 3, axis=2)
+        bank = build_bank([LabelledCrop(f"{text}_dots.png", text, image)])
+        assert bank.rejected == [], (text, bank.rejected)
+        assert sorted(bank.glyphs) == sorted(set(text))
+    evenly = np.full((20, 60, 3), 255, np.uint8)
+    evenly[5:15, 2:58:6] = 0  # ten bars spaced evenly: no gaps stand out, so no way to make three characters
+    assert build_bank([LabelledCrop("123_bars.png", "123", evenly), LabelledCrop(
+        "1_x.png", "1", np.pad(np.zeros((10, 3, 3), np.uint8), ((5, 5), (5, 5), (0, 0)), constant_values=255))
+    ]).rejected[0].name == "123_bars.png"
+
+
 def test_save_load_and_render_through_resolve_fonts(font, tmp_path: Path) -> None:
     bank = build_bank(font_crops(font))
     bank.save(tmp_path / "bank")

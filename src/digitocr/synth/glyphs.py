@@ -291,17 +291,44 @@ def segment(coverage: np.ndarray, count: int) -> list[tuple[int, int]] | None:
     """Column spans of `count` characters, or None when the crop cannot be cut into that many.
 
     Connected components overlapping in x are one character (broken strokes, seven-segment digits,
-    i-dots); joined neighbours are parted at a higher ink level or at the faintest column.
+    i-dots); pieces side by side are one character when the gaps between characters are clearly wider
+    (the columns of dots of a dot-matrix LED); joined neighbours are parted at a higher ink level or at
+    the faintest column.
     """
     for level in _INK_LEVELS:
         spans = _component_spans(coverage >= level)
         if len(spans) == count:
             return spans
+        if len(spans) > count:
+            merged = _merge_dot_columns(spans, count, _ink_height(coverage >= level))
+            if merged is not None:
+                return merged
         if 0 < len(spans) < count:
             split = _split_joined(coverage, spans, count)
             if split is not None:
                 return split
     return None
+
+
+_CHARACTER_GAP = 1.5  # a gap between characters is at least this many times the widest gap inside one
+_DOT_COLUMN = 0.35  # pieces at most this wide (times the ink's height) may be columns of dots
+
+
+def _merge_dot_columns(spans: list[tuple[int, int]], count: int, height: int) -> list[tuple[int, int]] | None:
+    """`count` spans made of narrow pieces (columns of LED dots) by closing the narrowest gaps, when the
+    gaps left open are clearly wider than every gap closed. None otherwise: whole characters are not
+    merged, so a crop showing more characters than its label says stays rejected."""
+    if max(x1 - x0 for x0, x1 in spans) > _DOT_COLUMN * height:
+        return None
+    gaps = sorted(range(len(spans) - 1), key=lambda i: spans[i + 1][0] - spans[i][1])
+    closed, kept = gaps[: len(spans) - count], gaps[len(spans) - count:]
+    widest_closed = max(spans[i + 1][0] - spans[i][1] for i in closed)
+    if kept and min(spans[i + 1][0] - spans[i][1] for i in kept) < _CHARACTER_GAP * max(widest_closed, 1):
+        return None
+    cuts = sorted(kept)
+    starts = [0] + [i + 1 for i in cuts]
+    ends = cuts + [len(spans) - 1]
+    return [(spans[start][0], spans[end][1]) for start, end in zip(starts, ends)]
 
 
 @dataclass(frozen=True)
@@ -454,6 +481,11 @@ def _component_spans(binary: np.ndarray) -> list[tuple[int, int]]:
         else:
             merged.append([x0, x1])
     return [(a, b) for a, b in merged]
+
+
+def _ink_height(binary: np.ndarray) -> int:
+    rows = np.flatnonzero(binary.any(axis=1))
+    return int(rows[-1] - rows[0] + 1) if rows.size else 0
 
 
 def _split_joined(coverage: np.ndarray, spans: list[tuple[int, int]], count: int) -> list | None:
