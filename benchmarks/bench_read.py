@@ -48,6 +48,33 @@ def single_latencies(reader: Reader, crops: list[np.ndarray]) -> list[float]:
     return latencies
 
 
+def stage_costs(reader: Reader, crops: list[np.ndarray]) -> dict[str, float]:
+    """Where one crop's read goes, each stage timed alone and hot (the same stage crop after crop), median
+    seconds: preprocessing, the network call (its own ONNX Runtime session on model.onnx, one thread), the
+    network with decoding (`read_preprocessed`), and the whole read. In a read the stages run one after
+    another and each finds the caches holding the others' data, so the whole costs more than its parts."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(reader.model_dir / "model.onnx"), options,
+                                           providers=["CPUExecutionProvider"])
+    preprocessed = [reader.preprocess(crop) for crop in crops]
+    stages = {"preprocessing": (reader.preprocess, crops),
+              "network": (lambda crop: session.run(None, {"images": crop[None, None]}), preprocessed),
+              "network and decoding": (lambda crop: reader.read_preprocessed([crop]), preprocessed),
+              "whole read": (reader.read, crops)}
+    costs = {}
+    for name, (stage, inputs) in stages.items():
+        times = []
+        for item in inputs:
+            started = time.perf_counter()
+            stage(item)
+            times.append(time.perf_counter() - started)
+        costs[name] = statistics.median(times)
+    return costs
+
+
 def screen_latency(reader: Reader, frame: np.ndarray, profile: Profile, rounds: int = 200) -> float:
     """Median seconds of one `read_screen` of the whole frame."""
     latencies = []
@@ -96,6 +123,10 @@ def main() -> None:
     print(f"batched, 1 thread, already preprocessed (network and decoding): {statistics.median(network):.0f} crops/s")
     print(f"single crop: median {statistics.median(latencies) * 1000:.3f} ms, "
           f"90th percentile {np.percentile(latencies, 90) * 1000:.3f} ms")
+    if single.backend == "onnx":
+        costs = stage_costs(single, crops[:300])
+        print("one read's stages, each timed alone (medians): "
+              + ", ".join(f"{name} {seconds * 1e6:.0f} us" for name, seconds in costs.items()))
 
     if SEED_SCREEN.is_file():
         frame = open_image(SEED_SCREEN)

@@ -1,4 +1,4 @@
-"""The recipe of the shipped general model: synthetic data only, fixed seeds, an estimated 45 minutes on 2 cores.
+"""The recipe of the shipped general model: synthetic data only, fixed seeds, about 2 hours on 2 CPU cores.
 
     .venv/bin/python recipes/general.py            # what `make pretrained` runs
     .venv/bin/python recipes/general.py --steps 50 --no-install   # a smoke test
