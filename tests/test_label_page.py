@@ -241,6 +241,9 @@ def test_labels_tsv_store_and_enter_to_next_crop_latency(tmp_path: Path, browser
         for _ in texts:
             press(browser, Keys.ENTER)
         WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "done").is_displayed())
+        # each latency lands two animation frames after its crop is painted: wait for the last one
+        WebDriverWait(browser, 5).until(
+            lambda d: len(d.execute_script("return window.digitocrLabel.latencies")) >= len(texts))
         latencies = browser.execute_script("return window.digitocrLabel.latencies")
         press(browser, "z", ctrl=True)  # undo from the last screen: the last crop comes back
         settle(browser)
