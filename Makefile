@@ -39,11 +39,11 @@ demo: $(STAMP)
 	$(DIGITOCR) fit $(SEED)/seed-refined -o demo/game --holdout $(SEED)/seed-raw --time-limit 120 --overwrite
 	$(DIGITOCR) export demo/game/best
 	$(DIGITOCR) read --profile examples/seed-game.toml --model demo/game/best --backend onnx $(SEED)/seed-screens/test.png
-	$(DIGITOCR) profile check examples/seed-game.toml $(SEED)/seed-screens/test.png --model demo/game/best -o demo/check.png
+	$(DIGITOCR) profile check examples/seed-game.toml $(SEED)/seed-screens/test.png --model demo/game/best -o demo/check.png --overwrite
 	$(DIGITOCR) generate -c 500 --output_dir demo/heldout --overwrite -ft heldout -b 1 --light-on-dark 1 -bl 0.5 --label-length 1-5 -e png --seed 2024 --contact-sheet demo/heldout.png
 	$(DIGITOCR) train --synth '$(DEMO_SYNTH_A):3' --synth '$(DEMO_SYNTH_B):1' --runs demo --name tiny --overwrite \
 		--time-limit 170 --epochs 12 --epoch-size 2000 --batch-size 32 --lr 5e-3 --val-size 300
-	$(DIGITOCR) eval --model demo/tiny/best demo/heldout --grid demo/heldout-grid.png --csv demo/heldout.csv
+	$(DIGITOCR) eval --model demo/tiny/best demo/heldout --grid demo/heldout-grid.png --csv demo/heldout.csv --overwrite
 	@echo "game model: demo/game/best (report demo/game/report.md, screen check demo/check.png)"
 	@echo "synthetic model: demo/tiny/best  log: demo/tiny/log.csv  curves: demo/tiny/curves.png  held-out grid: demo/heldout-grid.png"
 
