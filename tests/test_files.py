@@ -67,3 +67,16 @@ def test_failed_writes_are_one_line_errors_naming_the_path(tmp_path: Path, write
         write_text_atomically(tmp_path / "a-file" / "under" / "notes.txt", "x")
     with pytest.raises(UserError, match="cannot write .*a-file"), atomic_path(tmp_path / "a-file" / "x.png"):
         pass
+
+
+def test_a_refused_link_falls_back_to_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where linking an unnamed file in through /proc is not allowed (some sandboxes), writes still land."""
+    if not files._UNNAMED_FILES:
+        pytest.skip("no O_TMPFILE here")
+
+    def refuse(source: str, target: object, **_: object) -> None:
+        raise PermissionError(1, "Operation not permitted", source, None, str(target))
+
+    monkeypatch.setattr(files.os, "link", refuse)
+    write_atomically(tmp_path / "data.bin", b"landed")
+    assert (tmp_path / "data.bin").read_bytes() == b"landed" and leftovers(tmp_path) == []

@@ -92,8 +92,10 @@ def _link_unnamed_file(path: Path | str, data: bytes) -> bool:
         # linkat(AT_SYMLINK_FOLLOW) through /proc; a dir_fd argument makes os.link use linkat (the path is
         # absolute, so which descriptor does not matter)
         os.link(f"/proc/self/fd/{descriptor}", path, src_dir_fd=descriptor)
-    except FileExistsError:
-        return False
+    except OSError as error:
+        if error.filename is None and error.filename2 is None:
+            raise  # from writing the data: a full disk, a quota
+        return False  # `path` exists, or linking through /proc is not allowed here: the other way decides
     finally:
         os.close(descriptor)  # an unnamed file that was not linked vanishes here
     return True
