@@ -70,6 +70,12 @@ def test_dot_matrix_columns_make_one_glyph_and_ambiguous_gaps_none() -> None:
         bank = build_bank([LabelledCrop(f"{text}_dots.png", text, image)])
         assert bank.rejected == [], (text, bank.rejected)
         assert sorted(bank.glyphs) == sorted(set(text))
+    ones = np.full((20, 40, 3), 255, np.uint8)
+    for left in (4, 10, 26):  # three bare bars, the last one apart: "111", not "11"
+        ones[3:17, left:left + 2] = 0
+    assert build_bank([LabelledCrop("11_wrong.png", "11", ones), LabelledCrop(
+        "1_x.png", "1", np.pad(np.zeros((10, 3, 3), np.uint8), ((5, 5), (5, 5), (0, 0)), constant_values=255))
+    ]).rejected[0].name == "11_wrong.png"
     evenly = np.full((20, 60, 3), 255, np.uint8)
     evenly[5:15, 2:58:6] = 0  # ten bars spaced evenly: no gaps stand out, so no way to make three characters
     assert build_bank([LabelledCrop("123_bars.png", "123", evenly), LabelledCrop(

@@ -315,11 +315,12 @@ _DOT_COLUMN = 0.35  # pieces at most this wide (times the ink's height) may be c
 
 
 def _merge_dot_columns(spans: list[tuple[int, int]], count: int, height: int) -> list[tuple[int, int]] | None:
-    """`count` spans made of narrow pieces (columns of LED dots) by closing the narrowest gaps, when the
-    gaps left open are clearly wider than every gap closed. None otherwise: whole characters are not
-    merged, so a crop showing more characters than its label says stays rejected."""
-    if max(x1 - x0 for x0, x1 in spans) > _DOT_COLUMN * height:
-        return None
+    """`count` spans made of narrow pieces (columns of LED dots, at least two a character on average) by
+    closing the narrowest gaps, when the gaps left open are clearly wider than every gap closed. None
+    otherwise: whole characters are not merged, so a crop showing more characters than its label says stays
+    rejected."""
+    if len(spans) < 2 * count or max(x1 - x0 for x0, x1 in spans) > _DOT_COLUMN * height:
+        return None  # an LED character is several columns of dots; "111" labelled "11" is not
     gaps = sorted(range(len(spans) - 1), key=lambda i: spans[i + 1][0] - spans[i][1])
     closed, kept = gaps[: len(spans) - count], gaps[len(spans) - count:]
     widest_closed = max(spans[i + 1][0] - spans[i][1] for i in closed)
