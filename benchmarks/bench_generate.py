@@ -133,10 +133,10 @@ def training_stream(seconds: float, batch_size: int) -> None:
     import torch
 
     from digitocr.charset import Charset
-    from digitocr.ctc import ctc_loss, min_widths
     from digitocr.data import BatchMaker, BatchStream, DataSpec, prepare_data
-    from digitocr.models import build_model, pad_batch
+    from digitocr.models import build_model
     from digitocr.preprocess import Preprocess
+    from digitocr.train import train_step
 
     torch.set_num_threads(1)
     charset = Charset()
@@ -159,13 +159,7 @@ def training_stream(seconds: float, batch_size: int) -> None:
             asked = time.perf_counter()
             _, _, batch = next(batches)
             waited += time.perf_counter() - asked
-            inputs, widths = pad_batch(batch.crops, min_widths(batch.labels, model.time_stride))
-            log_probs = model(inputs)
-            loss = ctc_loss(log_probs, batch.labels, model.output_lengths(widths).clamp(max=log_probs.shape[0]),
-                            charset)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            train_step(model, optimizer, batch, charset, torch.device("cpu"))
             images += len(batch.labels)
     print(f"\nsynthetic stream inside training ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, `tiny`, "
           f"batch {batch_size}, 1 torch thread + 1 data worker, {elapsed:.0f} s): "

@@ -14,15 +14,14 @@ from pathlib import Path
 import torch
 
 from digitocr.charset import Charset
-from digitocr.ctc import ctc_loss, min_widths
 from digitocr.data import BatchMaker, DataSpec, prepare_data
-from digitocr.models import build_model, count_parameters, pad_batch
+from digitocr.models import build_model, count_parameters
 from digitocr.preprocess import Preprocess
-from digitocr.train import TrainConfig, train
+from digitocr.train import TrainConfig, train, train_step
 
 
 def images_per_second(architecture: str, batches: list, seconds: float) -> float:
-    """Optimizer steps on pre-built batches (data preparation excluded) for about `seconds`."""
+    """The trainer's optimizer steps on pre-built batches (data preparation excluded) for about `seconds`."""
     charset = Charset()
     torch.manual_seed(0)
     model = build_model(architecture, charset.num_classes).to(memory_format=torch.channels_last).train()
@@ -31,13 +30,7 @@ def images_per_second(architecture: str, batches: list, seconds: float) -> float
     started = time.perf_counter()
     for number in range(10**9):
         batch = batches[number % len(batches)]
-        inputs, widths = pad_batch(batch.crops, min_widths(batch.labels, model.time_stride))
-        log_probs = model(inputs)
-        loss = ctc_loss(log_probs, batch.labels, model.output_lengths(widths).clamp(max=log_probs.shape[0]),
-                        charset)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, batch, charset, torch.device("cpu"))
         images += len(batch.labels)
         if time.perf_counter() - started >= seconds and number >= 2:
             break

@@ -17,7 +17,7 @@ from digitocr.models import (
     pad_batch,
 )
 from digitocr.preprocess import Preprocess
-from digitocr.train import _train_step
+from digitocr.train import train_step
 
 
 def multiply_adds(model: torch.nn.Module, images: torch.Tensor) -> int:
@@ -114,6 +114,6 @@ def test_every_architecture_keeps_the_recognizer_contract(architecture, tmp_path
         assert torch.equal(loaded.model(images), model(images))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     crops = [np.full((model.input_height, 8 * len(label)), 255, np.uint8) for label in ("12", "3", "4455")]
-    loss, predictions = _train_step(model, optimizer, Batch(crops, ["12", "3", "4455"]), charset,
-                                    torch.device("cpu"), grad_clip=5.0)
+    loss, predictions = train_step(model, optimizer, Batch(crops, ["12", "3", "4455"]), charset,
+                                   torch.device("cpu"), grad_clip=5.0)
     assert loss is not None and np.isfinite(loss) and len(predictions) == 3

@@ -134,7 +134,7 @@ def train(config: TrainConfig, train_sources: list[tuple[Any, float]], val_sourc
             lr = _learning_rate(config, progress)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss, predictions = _train_step(trainable, optimizer, batch, charset, device, config.grad_clip)
+            loss, predictions = train_step(trainable, optimizer, batch, charset, device, config.grad_clip)
             position.batch_number += 1
             images_seen += len(batch.labels)
             if loss is None:
@@ -229,9 +229,10 @@ def _cosine(fraction: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * fraction))
 
 
-def _train_step(model: Recognizer, optimizer: torch.optim.Optimizer, batch: Batch, charset: Charset,
-                device: torch.device, grad_clip: float | None) -> tuple[float | None, list[str]]:
-    """One optimizer step; returns (None, []) and leaves the weights alone when loss or gradient is not finite."""
+def train_step(model: Recognizer, optimizer: torch.optim.Optimizer, batch: Batch, charset: Charset,
+               device: torch.device, grad_clip: float | None = None) -> tuple[float | None, list[str]]:
+    """One optimizer step (the trainer's, and the benchmarks' that time training): the loss and the batch's
+    greedy readings; returns (None, []) and leaves the weights alone when loss or gradient is not finite."""
     model.train()
     images, widths = pad_batch(batch.crops, min_widths(batch.labels, model.time_stride))
     log_probs = model(images.to(device))
