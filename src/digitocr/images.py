@@ -68,11 +68,13 @@ def open_image(source: ImageSource, *, name: str | None = None, max_pixels: int 
 
 
 def _decode(data: io.BytesIO, label: str, max_pixels: int) -> np.ndarray:
-    if not data.getbuffer().nbytes:
+    encoded = data.getbuffer()
+    if not encoded.nbytes:
         raise UserError(f"cannot read {label}: it is empty (0 bytes)")
-    plain = _decode_plain_png(data.getbuffer(), label, max_pixels)
+    plain = _decode_plain_png(encoded, label, max_pixels)
     if plain is None:
-        plain = _decode_plain_jpeg(data.getbuffer(), label, max_pixels)
+        plain = _decode_plain_jpeg(encoded, label, max_pixels)
+    del encoded  # Pillow reads the stream below; a live view of its buffer would pin it
     if plain is not None:
         return plain
     with warnings.catch_warnings():
