@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -212,18 +212,18 @@ class Reader:
                    format: str | None = None, value_range: tuple[float, float] | None = None) -> list[Reading]:
         """Read many crops at once (crops of one width share a network call: much faster than one by one)."""
         checks = self.checks
-        crops = []
-        for image in images:  # an array is cropped before it is converted (a 4K screen grab costs its box)
+        if isinstance(region, Region):
+            checks = self._checks(region.format, region.value_range, region.min_confidence, f"region {region.name!r}")
+        checks = self._checks(format, value_range, None, f"model {self.model_dir}", checks)
+        batches = _Batches(self)
+        for index, image in enumerate(images):  # an array is cropped before it is converted (a 4K grab costs its box)
             if isinstance(region, Region):
                 image = crop_regions(image, _lone_profile(region))[region.name]
             elif region is not None:
                 image = crop_box(image if isinstance(image, np.ndarray) and image.ndim in (2, 3)
                                  else open_image(image), region)
-            crops.append(self.preprocess(image))
-        if isinstance(region, Region):
-            checks = self._checks(region.format, region.value_range, region.min_confidence, f"region {region.name!r}")
-        checks = self._checks(format, value_range, None, f"model {self.model_dir}", checks)
-        return self.read_preprocessed(crops, [checks] * len(crops))
+            batches.add(index, self.preprocess(image))  # full batches run while the next crops are prepared
+        return self._decoded(batches, [checks] * len(images))
 
     def read_screen(self, frame: ImageSource, profile: Profile) -> dict[str, Reading]:
         """One reading per region of the profile, each with its own model, format, range and threshold.
@@ -256,41 +256,70 @@ class Reader:
 
         Only crops of the same width share a network call, so no crop is ever padded: a crop reads the same
         (text and confidence) alone, in any batch, and on either backend."""
-        checks = checks if checks is not None else [self.checks] * len(crops)
-        readings: list[Reading | None] = [None] * len(crops)
-        for indices, log_probs, lengths in _merged(*self._run_by_width(crops)):
+        batches = _Batches(self)
+        for index, crop in enumerate(crops):
+            batches.add(index, crop)
+        return self._decoded(batches, checks if checks is not None else [self.checks] * len(crops))
+
+    def _decoded(self, batches: _Batches, checks: Sequence[Checks]) -> list[Reading]:
+        """The readings of every crop given to `batches`, in the order of their indices."""
+        readings: list[Reading | None] = [None] * len(checks)
+        for indices, log_probs, lengths in _merged(batches.outputs()):
             for i, reading in zip(indices, decode_readings(log_probs, lengths, self.charset,
                                                             [checks[i] for i in indices])):
                 readings[i] = reading
         return readings  # type: ignore[return-value]
 
-    def _run_by_width(self, crops: Sequence[np.ndarray]
-                      ) -> tuple[list[list[int]], Iterable[tuple[np.ndarray, np.ndarray]]]:
-        """The crops' indices in chunks of one width (at most a batch each) and the network's outputs for
-        each chunk, computed `self.threads` chunks at a time on ONNX Runtime."""
-        groups: dict[int, list[int]] = {}
-        for i, crop in enumerate(crops):
-            groups.setdefault(crop.shape[1], []).append(i)
-        step = min(self.batch_size, self._backend.largest_batch)
-        chunks = [indices[start:start + step] for indices in groups.values()
-                  for start in range(0, len(indices), step)]
+    def _run(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The network's (T, B, C) outputs and time steps for crops of one width."""
+        batch = np.stack(crops)[:, None]
+        return self._backend.run(batch, np.full(len(crops), batch.shape[3], dtype=np.int64))
 
-        def run(chunk: list[int]) -> tuple[np.ndarray, np.ndarray]:
-            batch = np.stack([crops[i] for i in chunk])[:, None]
-            return self._backend.run(batch, np.full(len(chunk), batch.shape[3], dtype=np.int64))
 
-        if self._pool is not None and len(chunks) > 1:
-            return chunks, self._pool.map(run, chunks)
-        return chunks, map(run, chunks)
+class _Batches:
+    """Preprocessed crops gathered into network calls: crops of one width, at most a batch per call.
+
+    A full batch starts at once, on the reader's pool when it has one, so on ONNX Runtime the network works
+    on the first crops while the calling thread still preprocesses the rest (OpenCV and ONNX Runtime both
+    let go of the GIL); what is left runs when the outputs are asked for."""
+
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+        self._size = min(reader.batch_size, reader._backend.largest_batch)
+        self._open: dict[int, tuple[list[int], list[np.ndarray]]] = {}  # width -> indices and crops
+        self._started: list[tuple[list[int], Future[tuple[np.ndarray, np.ndarray]] | None, list[np.ndarray]]] = []
+
+    def add(self, index: int, crop: np.ndarray) -> None:
+        indices, crops = self._open.setdefault(crop.shape[1], ([], []))
+        indices.append(index)
+        crops.append(crop)
+        if len(crops) == self._size:
+            self._start(*self._open.pop(crop.shape[1]))
+
+    def _start(self, indices: list[int], crops: list[np.ndarray]) -> None:
+        pool = self._reader._pool
+        self._started.append((indices, pool.submit(self._reader._run, crops) if pool else None, crops))
+
+    def outputs(self) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+        """Each call's crop indices, (T, B, C) outputs and time steps, in the order the calls started. A
+        lone call runs here, in the calling thread (handing it to the pool would only add a wait)."""
+        if self._started or len(self._open) > 1:
+            for indices, crops in self._open.values():
+                self._start(indices, crops)
+            self._open.clear()
+        for indices, future, crops in self._started:
+            yield indices, *(future.result() if future is not None else self._reader._run(crops))
+        for indices, crops in self._open.values():
+            yield indices, *self._reader._run(crops)
 
 
 DECODE_BATCH = 512  # network outputs decoded at once (decoding costs mostly per call, not per crop)
 
 
-def _merged(chunks: list[list[int]], outputs: Iterable[tuple[np.ndarray, np.ndarray]]
+def _merged(outputs: Iterable[tuple[list[int], np.ndarray, np.ndarray]]
             ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
-    """The chunks' (T, B, C) outputs laid side by side, up to DECODE_BATCH crops at a time, with their
-    indices and time steps: one decoding call for many small chunks (decoding stops at each crop's own
+    """Network calls' (T, B, C) outputs laid side by side, up to DECODE_BATCH crops at a time, with their
+    indices and time steps: one decoding call for many small calls (decoding stops at each crop's own
     length, so what lies beyond it does not matter)."""
     pending: list[tuple[list[int], np.ndarray, np.ndarray]] = []
 
@@ -307,11 +336,13 @@ def _merged(chunks: list[list[int]], outputs: Iterable[tuple[np.ndarray, np.ndar
         return ([i for chunk, _, _ in pending for i in chunk], merged,
                 np.concatenate([lengths for _, _, lengths in pending]))
 
-    for chunk, (log_probs, lengths) in zip(chunks, outputs):
+    count = 0
+    for chunk, log_probs, lengths in outputs:
         pending.append((chunk, log_probs, lengths))
-        if sum(len(chunk) for chunk, _, _ in pending) >= DECODE_BATCH:
+        count += len(chunk)
+        if count >= DECODE_BATCH:
             yield merge()
-            pending = []
+            pending, count = [], 0
     if pending:
         yield merge()
 
