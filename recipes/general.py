@@ -1,7 +1,8 @@
-"""The recipe of the shipped general model: synthetic data only, fixed seeds, about 2 hours on 2 CPU cores.
+"""The recipe of the shipped general model: synthetic data only, fixed seeds, two stages.
 
     .venv/bin/python recipes/general.py            # what `make pretrained` runs
-    .venv/bin/python recipes/general.py --steps 50 --no-install   # a smoke test
+    .venv/bin/python recipes/general.py --steps 50 --dot-steps 20 --no-install   # a smoke test
+    .venv/bin/python recipes/general.py --stage-1 MODEL   # the second stage only, from a first stage's model
 
 It trains a widened `tiny` (reading cost about 1.3-1.7x tiny's) on six weighted synthetic streams:
 147 font families (`-ft general`) and the procedural segment/dot-matrix/pixel glyphs, drawn large and
@@ -10,6 +11,10 @@ numbers as screens show them (integers, decimals, thousands separators, signs, p
 ratios, zero padding) with some random strings of the same characters. The fonts kept for evaluation
 (`-ft evaluation`) and the real crops in ../shared/real are never used. Then it writes the model
 folder, its ONNX export, into src/digitocr/pretrained/general/ (package data).
+
+The second stage continues from the first with the same streams and two more of 5x7 LED displays whose digits
+come from the training fonts (`-ft dotfonts`): the first stage's only LED font was the HD44780's, and its model
+read LED digits of other designs as other digits. The first stage is unchanged, so its model can be reused.
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ STREAMS = (  # generator flags (after `-i LABELS`), weight
     (f"-ft procedural --effects all --light-on-dark 0.5 {_GEOMETRY} {_DEGRADE}", 0.10),
     (f"-ft general -ft procedural -b 1 --threshold otsu --invert 0.3 {_GEOMETRY} -bl 0.6 -rbl", 0.15),
     (f"-ft general -ft procedural -f 16 -m 1 --effects all --light-on-dark 0.5 {_GEOMETRY} -bl 0.5 -rbl", 0.10),
+)
+DOT_STEPS, DOT_LEARNING_RATE = 3500, 1e-3
+DOT_STREAMS = tuple((flags, weight * 0.8) for flags, weight in STREAMS) + (  # the first stage's, and LED designs
+    (f"-ft dotfonts --effects all --light-on-dark 0.5 -f 48 -m 6 {_GEOMETRY} {_DEGRADE}", 0.12),
+    (f"-ft dotfonts --effects all --light-on-dark 0.5 {_GEOMETRY} {_DEGRADE}", 0.08),
 )
 PACKAGE_MODEL = REPO / "src" / "digitocr" / "pretrained" / "general"
 
@@ -95,21 +105,25 @@ def write_labels(path: Path, count: int = LABEL_COUNT, seed: int = SEED) -> Path
     return path
 
 
-def train_general(run_dir: Path, steps: int, workers: int, device: str, threads: int | None) -> Path:
-    """Train the general model into `run_dir`; returns its best model folder."""
+def train_general(run_dir: Path, steps: int, workers: int, device: str, threads: int | None,
+                  streams: tuple[tuple[str, float], ...] = STREAMS, lr: float = LEARNING_RATE,
+                  start: Path | None = None, seed: int = SEED) -> Path:
+    """Train the general model into `run_dir` (from `start`'s weights, when given); returns its best model
+    folder."""
     from digitocr.charset import Charset
     from digitocr.data import Augment, DataSpec, prepare_data
     from digitocr.preprocess import Preprocess
     from digitocr.train import TrainConfig, train
 
     labels = write_labels(run_dir / "labels.txt")
-    spec = DataSpec(synthetic=[(f"-i {shlex.quote(str(labels))} {flags}", weight) for flags, weight in STREAMS],
+    spec = DataSpec(synthetic=[(f"-i {shlex.quote(str(labels))} {flags}", weight) for flags, weight in streams],
                     val_size=VALIDATION_SIZE)
     config = TrainConfig(
         run_dir=run_dir, architecture=ARCHITECTURE, architecture_options=ARCHITECTURE_OPTIONS, charset=CHARSET,
         preprocess=Preprocess(), epochs=max(1, -(-steps // EPOCH_STEPS)), steps=steps,
-        epoch_size=EPOCH_STEPS * BATCH_SIZE, batch_size=BATCH_SIZE, lr=LEARNING_RATE, augment=Augment(),
-        seed=SEED, workers=workers, threads=threads, device=device, overwrite=True, data=spec.to_mapping())
+        epoch_size=EPOCH_STEPS * BATCH_SIZE, batch_size=BATCH_SIZE, lr=lr, augment=Augment(),
+        seed=seed, workers=workers, threads=threads, device=device, overwrite=True, data=spec.to_mapping(),
+        init_from=str(start) if start is not None else None)
     data = prepare_data(spec, Charset(CHARSET), config.preprocess, config.seed)
 
     def report(progress: object) -> None:
@@ -143,15 +157,21 @@ def install(model_dir: Path, target: Path = PACKAGE_MODEL) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=REPO / "runs", help="folder of runs (runs)")
-    parser.add_argument("--steps", type=int, default=STEPS, help=f"optimizer steps ({STEPS})")
+    parser.add_argument("--steps", type=int, default=STEPS, help=f"first stage's optimizer steps ({STEPS})")
+    parser.add_argument("--dot-steps", type=int, default=DOT_STEPS, help=f"second stage's steps ({DOT_STEPS})")
+    parser.add_argument("--stage-1", type=Path, help="a first stage's model folder: run the second stage only")
     parser.add_argument("--workers", type=int, default=1, help="batch-building processes (1)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: cores minus workers)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: every core with one batch process, "
+                                                     "which needs a fifth of a core; cores minus workers with more)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     parser.add_argument("--no-install", dest="install", action="store_false",
                         help="leave the package's shipped model alone")
     args = parser.parse_args(argv)
-    threads = args.threads or max(1, (os.cpu_count() or 1) - args.workers)
-    best = train_general(args.runs / "general", args.steps, args.workers, args.device, threads)
+    cores = os.cpu_count() or 1
+    threads = args.threads or (cores if args.workers <= 1 else max(1, cores - args.workers))
+    first = args.stage_1 or train_general(args.runs / "general", args.steps, args.workers, args.device, threads)
+    best = train_general(args.runs / "general-dots", args.dot_steps, args.workers, args.device, threads,
+                         DOT_STREAMS, DOT_LEARNING_RATE, first, SEED + 1)
     print(f"best model: {best}")
     if args.install:
         print(f"installed: {install(best)}")

@@ -35,7 +35,10 @@ def test_the_label_file_is_the_same_every_run(tmp_path: Path) -> None:
 
 def test_every_stream_is_valid_generator_options(tmp_path: Path) -> None:
     labels = general.write_labels(tmp_path / "labels.txt", count=50)
-    for flags, weight in general.STREAMS:
-        config = parse_generator_args(shlex.split(f"-i {shlex.quote(str(labels))} {flags}"))
-        assert weight > 0 and config.strings_file == str(labels)
-    assert abs(sum(weight for _, weight in general.STREAMS) - 1.0) < 1e-9
+    for streams in (general.STREAMS, general.DOT_STREAMS):
+        for flags, weight in streams:
+            config = parse_generator_args(shlex.split(f"-i {shlex.quote(str(labels))} {flags}"))
+            assert weight > 0 and config.strings_file == str(labels)
+        assert abs(sum(weight for _, weight in streams) - 1.0) < 1e-9
+    assert any("-ft dotfonts" in flags for flags, _ in general.DOT_STREAMS)
+    assert not any("dotfonts" in flags for flags, _ in general.STREAMS)  # the first stage stays as it was

@@ -10,12 +10,12 @@ import pytest
 
 from digitocr.synth.fonts import GlyphSource, resolve_fonts
 from digitocr.synth.generate import GeneratorConfig, TextImageGenerator, parse_generator_args
-from digitocr.synth.procedural import FONT_3X5, FONT_5X7, SEVEN, SUPPORTED, procedural_sources
+from digitocr.synth.procedural import FONT_3X5, FONT_5X7, SEVEN, SUPPORTED, font_designs, procedural_sources
 
-NAMES = ["seg7", "seg14", "dotmatrix", "pixel"]
+NAMES = ["seg7", "seg14", "dotmatrix", "pixel"]  # `-ft procedural`
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, "dotfonts"])
 def test_each_source_draws_every_supported_character(name: str) -> None:
     (source,) = procedural_sources(name)
     assert isinstance(source, GlyphSource)
@@ -28,7 +28,7 @@ def test_each_source_draws_every_supported_character(name: str) -> None:
         assert 28 <= mask.shape[0] <= 40
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, "dotfonts"])
 def test_digits_are_told_apart_and_rendering_is_seeded(name: str) -> None:
     (source,) = procedural_sources(name)
     masks = {digit: source.render(digit, 40, 0.0, np.random.default_rng(3)) for digit in "0123456789"}
@@ -60,6 +60,23 @@ def test_bitmap_fonts_and_segment_maps_are_well_formed() -> None:
     assert all(bitmap.shape == (5, 3) for bitmap in FONT_3X5.values())
     assert set(FONT_5X7) == set(FONT_3X5) == set(SUPPORTED)
     assert SEVEN["8"] == "abcdefg"
+
+
+def test_led_designs_come_from_the_training_fonts_and_stay_legible() -> None:
+    designs = font_designs()
+    assert len(designs) >= 30  # the general families installed with digitocr[fonts], minus faces 5x7 cannot hold
+    digit_sets = {b"".join(design[digit].tobytes() for digit in "0123456789") for design in designs}
+    assert len(digit_sets) == len(designs)
+    assert b"".join(FONT_5X7[digit].tobytes() for digit in "0123456789") not in digit_sets
+    for design in designs:
+        assert set(design) == set(SUPPORTED) and all(bitmap.shape == (7, 5) for bitmap in design.values())
+        assert len({design[digit].tobytes() for digit in "0123456789"}) == 10
+        assert design["."] is FONT_5X7["."]  # punctuation stays the HD44780's
+    threes = {design["3"][0].tobytes() for design in designs}  # the top row of the 3: round and flat tops
+    assert len(threes) >= 3
+    (source,) = procedural_sources("dotfonts")
+    renderings = {source.render("3", 40, 0.0, np.random.default_rng(seed)).tobytes() for seed in range(12)}
+    assert len(renderings) >= 6  # a design per rendering, not one for the whole source
 
 
 def test_pixel_digits_are_whole_pixels() -> None:

@@ -231,13 +231,14 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
             raise UserError(f"a time limit of {time_limit:g} s leaves no time to train; give at least "
                             f"{15 if start is not None else 40}")
         network = _network_of(start.model_dir) if start is not None else {}
+        workers = 1 if budget > SHORT_TRAINING_SECONDS else 0  # starting a batch process costs seconds
         train_config = TrainConfig(
             **network, run_dir=run_dir, data=spec, charset=alphabet.chars, preprocess=preprocess, epochs=10_000, time_limit=budget,
             epoch_size=BATCH_SIZE * 60, batch_size=BATCH_SIZE, lr=3e-3 if start is None else CONTINUE_LR,
             seed=seed, overwrite=True, augment=Augment(probability=0.3),
-            workers=1 if budget > SHORT_TRAINING_SECONDS else 0,  # starting a batch process costs seconds
-            curves=budget > SHORT_TRAINING_SECONDS,
-            threads=max(1, _usable_cores() - 1), init_from=str(start.model_dir) if start else None,
+            workers=workers, curves=budget > SHORT_TRAINING_SECONDS,
+            threads=max(1, _usable_cores() - workers),  # no core left idle while the batches are made in-process
+            init_from=str(start.model_dir) if start else None,
         )
         report(FitProgress("train", f"training tiny for {budget:.0f} s"))
 

@@ -5,10 +5,15 @@ or `-ft procedural` for all four. Every rendering draws its own style from the g
 (segment thickness, bevels, gaps, italic slant, unlit segments showing faintly, LED shape and pitch,
 pixel scale), so one source covers the look of many displays. They draw the digits and the characters
 of number formats: `. - : , % /`.
+
+`-ft dotfonts` draws 5x7 LEDs whose digits come from the general model's training fonts, each font's digits
+rasterised onto the grid: dot-matrix displays are not all drawn in the HD44780's font (flat-topped 3s, open
+4s, 1s without a base), and a model that saw one chip's digits reads another chip's as something else.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +21,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from digitocr.errors import UserError
+from digitocr.synth.families import FONTS_EXTRA_HINT
 from digitocr.synth.glyph_source import compose_glyphs
 
 SUPPORTED = "0123456789.-:,%/"
@@ -242,16 +249,74 @@ class SegmentDisplay:
         return compose_glyphs(placed, height)
 
 
+def font_designs() -> list[dict[str, np.ndarray]]:
+    """5x7 digit designs rasterised from the installed training fonts (`-ft general`), with the HD44780's
+    punctuation; empty when those fonts are not installed. Built once per process (about a second)."""
+    return _font_designs()
+
+
+@functools.cache
+def _font_designs() -> list[dict[str, np.ndarray]]:
+    from digitocr.synth.families import GENERAL_FAMILIES  # fonts import this module: load them on first use
+    from digitocr.synth.fonts import family_fonts
+
+    designs: list[dict[str, np.ndarray]] = []
+    seen: set[bytes] = set()
+    for font in family_fonts(GENERAL_FAMILIES):
+        rng = np.random.default_rng(0)  # the middle of a variable font's weights would do as well: any fixed one
+        if font.missing(_DIGITS):
+            continue
+        digits = {digit: _on_grid(font.render(digit, 96, 0.0, rng)) for digit in _DIGITS}
+        key = b"".join(digits[digit].tobytes() for digit in _DIGITS)
+        if key in seen or not _legible(digits):
+            continue
+        seen.add(key)
+        designs.append({**FONT_5X7, **digits})
+    return designs
+
+
+_DIGITS = "0123456789"
+_DOT_COVERAGE = 0.35  # a cell lights when the glyph's ink covers this much of it
+
+
+def _on_grid(mask: np.ndarray, rows: int = 7, columns: int = 5) -> np.ndarray:
+    """A glyph's ink on an LED grid: its height onto the rows, its width in proportion (squeezed into the
+    columns when wider, centred when narrower, as a 1 sits in its cell)."""
+    ink_rows, ink_columns = np.flatnonzero(mask.max(axis=1) > 64), np.flatnonzero(mask.max(axis=0) > 64)
+    if ink_rows.size == 0:
+        return np.zeros((rows, columns), bool)
+    ink = mask[ink_rows[0]:ink_rows[-1] + 1, ink_columns[0]:ink_columns[-1] + 1]
+    width = min(columns, max(1, round(ink.shape[1] * rows / ink.shape[0])))
+    cells = cv2.resize(ink, (width, rows), interpolation=cv2.INTER_AREA) >= 255 * _DOT_COVERAGE
+    grid = np.zeros((rows, columns), bool)
+    left = (columns - width + 1) // 2
+    grid[:, left:left + width] = cells
+    return grid
+
+
+def _legible(digits: dict[str, np.ndarray]) -> bool:
+    """Every digit lights a few dots in one piece (diagonal neighbours touch), and no two digits look the
+    same: thin or ornate faces lose strokes on a 5x7 grid."""
+    bitmaps = [digits[digit].tobytes() for digit in _DIGITS]
+    return len(set(bitmaps)) == len(bitmaps) and all(
+        int(digits[digit].sum()) >= 5 and cv2.connectedComponents(digits[digit].astype(np.uint8), connectivity=8)[0] == 2
+        for digit in _DIGITS)
+
+
 @dataclass(frozen=True)
 class DotMatrix:
-    """5x7 LED/LCD character cells: round or square dots, their pitch and size, faint unlit dots."""
+    """5x7 LED/LCD character cells: round or square dots, their pitch and size, faint unlit dots. The digits
+    are the HD44780's, or with `font_designs` one of `font_designs()` per rendering."""
 
     name: str = "dotmatrix"
+    font_designs: bool = False
 
     def missing(self, chars: str) -> set[str]:
         return {char for char in set(chars) if not char.isspace() and char not in FONT_5X7}
 
     def render(self, text: str, height: int, spacing: float, rng: np.random.Generator) -> np.ndarray:
+        designs = font_designs() if self.font_designs else []
+        font = designs[int(rng.integers(len(designs)))] if designs else FONT_5X7
         pitch = height * _DIGIT_HEIGHT / 7
         dot = pitch * float(rng.uniform(0.55, 0.95))
         round_dots = rng.random() < 0.7
@@ -265,7 +330,7 @@ class DotMatrix:
             if char.isspace():
                 pen += 5 * pitch + cell_gap + spacing
                 continue
-            bitmap = FONT_5X7[char]
+            bitmap = font[char]
             canvas = _Canvas(5 * pitch, 7 * pitch, 0)
             shape = canvas.ellipse if round_dots else canvas.rectangle
             for (row, column), on in np.ndenumerate(bitmap):
@@ -312,14 +377,20 @@ SOURCES: dict[str, Callable[[], object]] = {
     "dotmatrix": DotMatrix,
     "pixel": PixelDigits,
 }
-ALL_SPEC = "procedural"
+ALL_SPEC = "procedural"  # the four above; `dotfonts` is named on its own (it needs the general fonts installed)
+FONT_DESIGNS_SPEC = "dotfonts"
 
 
 def procedural_sources(spec: str) -> list | None:
     """The procedural glyph sources a font spec names (`seg7`, `seg14`, `dotmatrix`, `pixel`,
-    `procedural` for all), or None when the spec names none of them."""
+    `procedural` for those four, `dotfonts`), or None when the spec names none of them."""
     key = spec.strip().lower()
     if key == ALL_SPEC:
         return [make() for make in SOURCES.values()]
+    if key == FONT_DESIGNS_SPEC:
+        if not font_designs():
+            raise UserError(f"-ft {FONT_DESIGNS_SPEC} draws its digits from the general model's training fonts, "
+                            f"which are not installed: {FONTS_EXTRA_HINT}")
+        return [DotMatrix(FONT_DESIGNS_SPEC, font_designs=True)]
     make = SOURCES.get(key)
     return [make()] if make else None
