@@ -113,7 +113,7 @@ def save_grid(report: EvalReport, images: list[Any], path: Path, limit: int = 48
         axis.imshow(images[index], cmap="gray")
         title = item.text if item.correct else f"✗ {item.text or '∅'} ({item.label})"
         axis.set_title(title, fontsize=9, color="black" if item.correct else "red")
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.35 / rows, wspace=0.1, hspace=0.6)
     with atomic_path(Path(path)) as temporary:
         figure.savefig(temporary, format="png", dpi=100)
     plt.close(figure)

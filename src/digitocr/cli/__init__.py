@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
 
 from digitocr.cli.options import OneLineParser
 from digitocr.errors import UserError
@@ -46,7 +47,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+_started: float | None = None
+
+
+def command_started() -> float:
+    """When the running command started (`time.monotonic()`): a time limit counted from here (fit's) covers the
+    imports and setup the user waits for too. Now, outside a command."""
+    return _started if _started is not None else time.monotonic()
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _started
+    _started = time.monotonic()
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args, unknown = parser.parse_known_args(argv)

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("samples", type=Path, help="folder of labelled crops (LABEL_anything.png or labels.tsv)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="run folder to write")
     parser.add_argument("--time-limit", type=positive, metavar="S",
-                        help="seconds for the whole fit, training included (default 180; 15 from the general "
+                        help="seconds for the whole command, training included (default 180; 15 from the general "
                              "model; 45 continuing another fit)")
     parser.add_argument("--charset", type=non_empty, default="0123456789", help="characters to read (default digits)")
     parser.add_argument("--holdout", type=Path, metavar="DIR", help="labelled crops to evaluate on")
@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from digitocr.cli import command_started
     from digitocr.files import check_output_folder
     from digitocr.fit import Continuation, FitProgress, fit
     from digitocr.pretrained import default_model_dir
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     time_limit = args.time_limit or (180.0 if start is None else 15.0 if from_general else 45.0)
     result = fit(args.samples, args.output, time_limit=time_limit, charset=args.charset,
                  holdout=args.holdout, fonts=args.font, seed=args.seed, overwrite=args.overwrite,
-                 on_progress=show, start=start, keep_suspicious=args.keep_suspicious)
+                 on_progress=show, start=start, keep_suspicious=args.keep_suspicious,
+                 started=command_started())
     print(f"model: {result.model_dir}")
     print(f"report: {result.report_path}")
     print(f"evaluated on {result.evaluated_on}:")
