@@ -259,7 +259,7 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
         result = FitResult(
             run_dir, training.best_dir, run_dir / "report.md", filled, matches,
             character_accuracy(texts, labels), word_accuracy(texts, labels), evaluated_on,
-            {name: evaluation.to_mapping() for name, evaluation in evaluations.items()}, time.monotonic() - started,
+            {name: evaluation.to_mapping() for name, evaluation in evaluations.items()},
         )
         if start is not None:
             before, _, _ = _evaluate(Reader(start.model_dir), alphabet, holdout, split_off, bank, filled, configs,
@@ -267,7 +267,7 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
             before_texts = [item.text for evaluation in before.values() for item in evaluation.items]
             result.before = {"character_accuracy": character_accuracy(before_texts, labels),
                              "word_accuracy": word_accuracy(before_texts, labels)}
-            result.seconds = time.monotonic() - started  # the starting model's evaluation is part of the fit
+        result.seconds = time.monotonic() - started  # the starting model's evaluation is part of the fit
         write_fit_report(result, training, evaluations, pictures, configs, sources)
         summary = {"samples": str(samples_dir), "charset": alphabet.chars, "time_limit": time_limit,
                    "seconds": round(result.seconds, 1), "character_accuracy": round(result.character_accuracy, 4),

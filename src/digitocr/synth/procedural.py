@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from digitocr.charset import DIGITS
 from digitocr.errors import UserError
 from digitocr.synth.families import FONTS_EXTRA_HINT
 from digitocr.synth.glyph_source import compose_glyphs
@@ -249,33 +250,28 @@ class SegmentDisplay:
         return compose_glyphs(placed, height)
 
 
-def font_designs() -> list[dict[str, np.ndarray]]:
-    """5x7 digit designs rasterised from the installed training fonts (`-ft general`), with the HD44780's
-    punctuation; empty when those fonts are not installed. Built once per process (about a second)."""
-    return _font_designs()
-
-
 @functools.cache
-def _font_designs() -> list[dict[str, np.ndarray]]:
+def font_designs() -> tuple[dict[str, np.ndarray], ...]:
+    """5x7 digit designs rasterised from the installed training fonts (`-ft general`), with the HD44780's
+    punctuation; none when those fonts are not installed. Built once per process (about a second)."""
     from digitocr.synth.families import GENERAL_FAMILIES  # fonts import this module: load them on first use
     from digitocr.synth.fonts import family_fonts
 
     designs: list[dict[str, np.ndarray]] = []
     seen: set[bytes] = set()
     for font in family_fonts(GENERAL_FAMILIES):
-        rng = np.random.default_rng(0)  # the middle of a variable font's weights would do as well: any fixed one
-        if font.missing(_DIGITS):
+        if font.missing(DIGITS):
             continue
-        digits = {digit: _on_grid(font.render(digit, 96, 0.0, rng)) for digit in _DIGITS}
-        key = b"".join(digits[digit].tobytes() for digit in _DIGITS)
+        rng = np.random.default_rng(0)  # one fixed weight of a variable font: the same designs every run
+        digits = {digit: _on_grid(font.render(digit, 96, 0.0, rng)) for digit in DIGITS}
+        key = b"".join(digits[digit].tobytes() for digit in DIGITS)
         if key in seen or not _legible(digits):
             continue
         seen.add(key)
         designs.append({**FONT_5X7, **digits})
-    return designs
+    return tuple(designs)
 
 
-_DIGITS = "0123456789"
 _DOT_COVERAGE = 0.35  # a cell lights when the glyph's ink covers this much of it
 
 
@@ -297,10 +293,10 @@ def _on_grid(mask: np.ndarray, rows: int = 7, columns: int = 5) -> np.ndarray:
 def _legible(digits: dict[str, np.ndarray]) -> bool:
     """Every digit lights a few dots in one piece (diagonal neighbours touch), and no two digits look the
     same: thin or ornate faces lose strokes on a 5x7 grid."""
-    bitmaps = [digits[digit].tobytes() for digit in _DIGITS]
+    bitmaps = [digits[digit].tobytes() for digit in DIGITS]
     return len(set(bitmaps)) == len(bitmaps) and all(
         int(digits[digit].sum()) >= 5 and cv2.connectedComponents(digits[digit].astype(np.uint8), connectivity=8)[0] == 2
-        for digit in _DIGITS)
+        for digit in DIGITS)
 
 
 @dataclass(frozen=True)
@@ -315,7 +311,7 @@ class DotMatrix:
         return {char for char in set(chars) if not char.isspace() and char not in FONT_5X7}
 
     def render(self, text: str, height: int, spacing: float, rng: np.random.Generator) -> np.ndarray:
-        designs = font_designs() if self.font_designs else []
+        designs = font_designs() if self.font_designs else ()
         font = designs[int(rng.integers(len(designs)))] if designs else FONT_5X7
         pitch = height * _DIGIT_HEIGHT / 7
         dot = pitch * float(rng.uniform(0.55, 0.95))
