@@ -12,9 +12,11 @@ ratios, zero padding) with some random strings of the same characters. The fonts
 (`-ft evaluation`) and the real crops in ../shared/real are never used. Then it writes the model
 folder, its ONNX export, into src/digitocr/pretrained/general/ (package data).
 
-The second stage continues from the first with the same streams and two more of 5x7 LED displays whose digits
-come from the training fonts (`-ft dotfonts`): the first stage's only LED font was the HD44780's, and its model
-read LED digits of other designs as other digits. The first stage is unchanged, so its model can be reused.
+The second stage continues from the first with the same streams, two more of 5x7 LED displays whose digits
+come from the training fonts and the squared designs (`-ft dotfonts`), and two of squared display digits
+(`-ft squared`: flagged 1s, open 4s, straight 7s): the first stage's only LED font was the HD44780's, it had
+no squared faces, and its model read such digits as other digits. The first stage is unchanged, so its model
+can be reused.
 """
 
 from __future__ import annotations
@@ -50,9 +52,11 @@ STREAMS = (  # generator flags (after `-i LABELS`), weight
     (f"-ft general -ft procedural -f 16 -m 1 --effects all --light-on-dark 0.5 {_GEOMETRY} -bl 0.5 -rbl", 0.10),
 )
 DOT_STEPS, DOT_LEARNING_RATE = 3500, 1e-3
-DOT_STREAMS = tuple((flags, weight * 0.8) for flags, weight in STREAMS) + (  # the first stage's, and LED designs
-    (f"-ft dotfonts --effects all --light-on-dark 0.5 -f 48 -m 6 {_GEOMETRY} {_DEGRADE}", 0.12),
-    (f"-ft dotfonts --effects all --light-on-dark 0.5 {_GEOMETRY} {_DEGRADE}", 0.08),
+DOT_STREAMS = tuple((flags, weight * 0.72) for flags, weight in STREAMS) + (  # the first stage's, LED designs
+    (f"-ft dotfonts --effects all --light-on-dark 0.5 -f 48 -m 6 {_GEOMETRY} {_DEGRADE}", 0.12),  # and squared
+    (f"-ft dotfonts --effects all --light-on-dark 0.5 {_GEOMETRY} {_DEGRADE}", 0.06),             # digits
+    (f"-ft squared --effects all --light-on-dark 0.5 {_GEOMETRY} {_DEGRADE}", 0.06),
+    (f"-ft squared -b 1 --threshold otsu --invert 0.3 {_GEOMETRY} -bl 0.6 -rbl", 0.04),
 )
 PACKAGE_MODEL = REPO / "src" / "digitocr" / "pretrained" / "general"
 

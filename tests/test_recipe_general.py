@@ -40,5 +40,6 @@ def test_every_stream_is_valid_generator_options(tmp_path: Path) -> None:
             config = parse_generator_args(shlex.split(f"-i {shlex.quote(str(labels))} {flags}"))
             assert weight > 0 and config.strings_file == str(labels)
         assert abs(sum(weight for _, weight in streams) - 1.0) < 1e-9
-    assert any("-ft dotfonts" in flags for flags, _ in general.DOT_STREAMS)
-    assert not any("dotfonts" in flags for flags, _ in general.STREAMS)  # the first stage stays as it was
+    for source in ("dotfonts", "squared"):
+        assert any(f"-ft {source}" in flags for flags, _ in general.DOT_STREAMS)
+        assert not any(source in flags for flags, _ in general.STREAMS)  # the first stage stays as it was

@@ -1,21 +1,32 @@
-"""Procedural glyph sources: seven/fourteen-segment, dot-matrix, pixel digits."""
+"""Procedural glyph sources: seven/fourteen-segment, dot-matrix, pixel digits, squared digits."""
 
 from __future__ import annotations
 
 import copy
 import pickle
 
+import cv2
 import numpy as np
 import pytest
 
 from digitocr.synth.fonts import GlyphSource, resolve_fonts
 from digitocr.synth.generate import GeneratorConfig, TextImageGenerator, parse_generator_args
-from digitocr.synth.procedural import FONT_3X5, FONT_5X7, SEVEN, SUPPORTED, font_designs, procedural_sources
+from digitocr.synth.procedural import (
+    FONT_3X5,
+    FONT_5X7,
+    SEVEN,
+    SQUARED,
+    SUPPORTED,
+    font_designs,
+    led_design,
+    procedural_sources,
+    squared_on_grid,
+)
 
 NAMES = ["seg7", "seg14", "dotmatrix", "pixel"]  # `-ft procedural`
 
 
-@pytest.mark.parametrize("name", [*NAMES, "dotfonts"])
+@pytest.mark.parametrize("name", [*NAMES, "dotfonts", "squared"])
 def test_each_source_draws_every_supported_character(name: str) -> None:
     (source,) = procedural_sources(name)
     assert isinstance(source, GlyphSource)
@@ -28,7 +39,7 @@ def test_each_source_draws_every_supported_character(name: str) -> None:
         assert 28 <= mask.shape[0] <= 40
 
 
-@pytest.mark.parametrize("name", [*NAMES, "dotfonts"])
+@pytest.mark.parametrize("name", [*NAMES, "dotfonts", "squared"])
 def test_digits_are_told_apart_and_rendering_is_seeded(name: str) -> None:
     (source,) = procedural_sources(name)
     masks = {digit: source.render(digit, 40, 0.0, np.random.default_rng(3)) for digit in "0123456789"}
@@ -77,6 +88,31 @@ def test_led_designs_come_from_the_training_fonts_and_stay_legible() -> None:
     (source,) = procedural_sources("dotfonts")
     renderings = {source.render("3", 40, 0.0, np.random.default_rng(seed)).tobytes() for seed in range(12)}
     assert len(renderings) >= 6  # a design per rendering, not one for the whole source
+
+
+def test_squared_designs_are_told_apart_whichever_a_face_picks() -> None:
+    assert set(SQUARED) | set(".:,") == set(SUPPORTED)
+    grids = {(digit, index): squared_on_grid(strokes) for digit in "0123456789"
+             for index, strokes in enumerate(SQUARED[digit])}
+    for (digit, index), grid in grids.items():  # one piece on the LED grid, and no design of another digit
+        assert cv2.connectedComponents(grid.astype(np.uint8), connectivity=8)[0] == 2, (digit, index)
+        assert all(other[0] == digit or not np.array_equal(grid, other_grid)
+                   for other, other_grid in grids.items()), (digit, index)
+    assert len(SQUARED["1"]) >= 3 and len(SQUARED["4"]) >= 2 and len(SQUARED["7"]) >= 2
+    (source,) = procedural_sources("squared")
+    ones = {source.render("1", 40, 0.0, np.random.default_rng(seed)).tobytes() for seed in range(16)}
+    assert len(ones) >= 8  # the design, weight and width change per rendering
+    flagged = squared_on_grid(SQUARED["1"][1])
+    assert flagged[0, 1] and not flagged[1:, 1].any()  # a flag at the top left, not a 7's diagonal
+
+
+def test_led_designs_mix_font_designs_and_squared_ones() -> None:
+    open_four = squared_on_grid(SQUARED["4"][0])
+    assert not open_four[0, 1:4].any()  # open at the top
+    fours = [led_design(np.random.default_rng(seed))["4"].tobytes() for seed in range(60)]
+    assert open_four.tobytes() in fours
+    font_fours = {design["4"].tobytes() for design in font_designs()}
+    assert 25 <= sum(four in font_fours for four in fours) < 60
 
 
 def test_pixel_digits_are_whole_pixels() -> None:

@@ -50,7 +50,7 @@ def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
     add = group("fonts")
     add("-ft", "--font", dest="font", action="append", metavar="FONT",
         help="font file, installed family name, `default`, `heldout`, `general`, `evaluation`, bank:PATH, or "
-             "procedural glyphs: seg7, seg14, dotmatrix, pixel, procedural (those four), dotfonts (repeatable)")
+             "procedural glyphs: seg7, seg14, dotmatrix, pixel, procedural (those four), dotfonts, squared (repeatable)")
     add("-fd", "--font_dir", "--font-dir", dest="font", action="append", metavar="DIR",
         help="a folder of fonts (repeatable)")
 

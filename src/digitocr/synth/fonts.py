@@ -324,7 +324,7 @@ def resolve_fonts(specs: list[str], charset: str,
                   warn: Callable[[str], None]) -> list[GlyphSource]:
     """Glyph sources for font specs (file, folder, installed family, `default`, `heldout`, `general`,
     `evaluation`, `bank:PATH`,
-    procedural `seg7`/`seg14`/`dotmatrix`/`pixel`/`procedural`/`dotfonts`);
+    procedural `seg7`/`seg14`/`dotmatrix`/`pixel`/`procedural`/`dotfonts`/`squared`);
     no specs means the default set. Sources lacking a character of `charset` are skipped with `warn`."""
     candidates: list[GlyphSource] = []
     for spec in specs or ["default"]:

@@ -1,19 +1,27 @@
-"""Glyphs no font package gives: seven- and fourteen-segment displays, 5x7 dot-matrix LEDs, pixel digits.
+"""Glyphs no font package gives: seven- and fourteen-segment displays, 5x7 dot-matrix LEDs, pixel digits,
+squared display digits.
 
 Each is a `GlyphSource` (like a font), usable as `-ft seg7`, `-ft seg14`, `-ft dotmatrix`, `-ft pixel`,
-or `-ft procedural` for all four. Every rendering draws its own style from the generator's random stream
+or `-ft procedural` for those four, and `-ft squared`. Every rendering draws its own style from the generator's random stream
 (segment thickness, bevels, gaps, italic slant, unlit segments showing faintly, LED shape and pitch,
 pixel scale), so one source covers the look of many displays. They draw the digits and the characters
 of number formats: `. - : , % /`.
 
 `-ft dotfonts` draws 5x7 LEDs whose digits come from the general model's training fonts, each font's digits
-rasterised onto the grid: dot-matrix displays are not all drawn in the HD44780's font (flat-topped 3s, open
-4s, 1s without a base), and a model that saw one chip's digits reads another chip's as something else.
+rasterised onto the grid, or (a share of the renderings) from the squared designs: dot-matrix displays are not
+all drawn in the HD44780's font (flat-topped 3s, open 4s, 1s without a base), and a model that saw one chip's
+digits reads another chip's as something else.
+
+`-ft squared` draws the digits of squared display faces (dashboards, game HUDs, clocks) from straight strokes,
+with the designs such faces choose between, drawn per rendering: a 1 as a bare bar, with a flag or with a
+base; an open or a closed 4; a 7 straight or slanted; a 6 and a 9 with or without their tails. No font
+package gives most of these, and a model that never saw a flagged 1 reads it as a 7.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +47,35 @@ SEVEN = {"0": "abcdef", "1": "bc", "2": "abged", "3": "abgcd", "4": "fgbc", "5":
 FOURTEEN = {"0": "abcdefjk", "1": "bcj", "2": "abg1g2ed", "3": "abg2cd", "4": "fg1g2bc", "5": "afg1md",
             "6": "afg1g2edc", "7": "ajl", "8": "abcdefg1g2", "9": "abcdfg1g2", "-": "g1g2", "/": "jk",
             "%": "fcjk"}
+
+
+Stroke = tuple[tuple[float, float], ...]  # a polyline through a unit box: x rightwards, y downwards
+# Squared digits, the designs of each character: strokes through the unit box, where y = 0.5 is the middle bar
+# (moved up or down per rendering). Punctuation is drawn like the segment displays' (`_dot_polygons`).
+_BOX: Stroke = ((0, 0), (1, 0), (1, 1), (0, 1), (0, 0))
+SQUARED: dict[str, tuple[tuple[Stroke, ...], ...]] = {
+    "0": ((_BOX,), (_BOX, ((0.8, 0.15), (0.2, 0.85)))),
+    "1": ((((0.5, 0), (0.5, 1)),), (((0.15, 0), (0.5, 0), (0.5, 1)),),
+          (((0.15, 0), (0.5, 0), (0.5, 1)), ((0.1, 1), (0.9, 1))), (((0.15, 0.25), (0.5, 0), (0.5, 1)),)),
+    "2": ((((0, 0), (1, 0), (1, 0.5), (0, 0.5), (0, 1), (1, 1)),), (((0, 0), (1, 0), (1, 0.45), (0, 1), (1, 1)),)),
+    "3": ((((0, 0), (1, 0), (1, 1), (0, 1)), ((0.3, 0.5), (1, 0.5))),
+          (((0, 0), (1, 0), (1, 1), (0, 1)), ((0, 0.5), (1, 0.5))),
+          (((0, 0), (1, 0), (0.4, 0.5), (1, 0.5), (1, 1), (0, 1)),)),
+    "4": ((((0, 0), (0, 0.5), (1, 0.5)), ((1, 0), (1, 1))), (((0, 0), (0, 0.6), (1, 0.6)), ((0.75, 0.3), (0.75, 1))),
+          (((0.7, 1), (0.7, 0), (0, 0.65), (1, 0.65)),)),
+    "5": ((((1, 0), (0, 0), (0, 0.5), (1, 0.5), (1, 1), (0, 1)),),
+          (((1, 0), (0, 0), (0, 0.45), (1, 0.55), (1, 1), (0, 1)),)),
+    "6": ((((1, 0), (0, 0), (0, 1), (1, 1), (1, 0.5), (0, 0.5)),), (((0, 0), (0, 1), (1, 1), (1, 0.5), (0, 0.5)),)),
+    "7": ((((0, 0), (1, 0), (1, 1)),), (((0, 0), (1, 0), (0.35, 1)),), (((0, 0), (1, 0), (1, 0.35), (0.45, 1)),),
+          (((0, 0.25), (0, 0), (1, 0), (1, 1)),)),
+    "8": ((_BOX, ((0, 0.5), (1, 0.5))), (((0.15, 0), (0.85, 0), (0.85, 0.5), (0.15, 0.5), (0.15, 0)),
+                                         ((0, 0.5), (1, 0.5), (1, 1), (0, 1), (0, 0.5)))),
+    "9": ((((1, 0.5), (0, 0.5), (0, 0), (1, 0), (1, 1), (0, 1)),), (((1, 0.5), (0, 0.5), (0, 0), (1, 0), (1, 1)),)),
+    "-": ((((0.15, 0.5), (0.85, 0.5)),),),
+    "/": ((((1, 0), (0, 1)),),),
+    "%": ((((0.9, 0), (0.1, 1)), ((0, 0), (0.3, 0), (0.3, 0.3), (0, 0.3), (0, 0)),
+           ((0.7, 0.7), (1, 0.7), (1, 1), (0.7, 1), (0.7, 0.7))),),
+}
 
 
 def _rows(*rows: str) -> np.ndarray:
@@ -193,8 +230,12 @@ class _Canvas:
     def rectangle(self, box: tuple[float, float, float, float], level: int) -> None:
         self.draw.rectangle([value * self.scale for value in box], fill=level)
 
-    def result(self) -> np.ndarray:
-        return cv2.resize(np.asarray(self.image), self.size, interpolation=cv2.INTER_AREA)
+    def result(self, rounding: float = 0.0) -> np.ndarray:
+        """The cell at its final size; `rounding` (in final pixels) rounds the shapes' corners first."""
+        image = np.asarray(self.image)
+        if rounding > 0:  # a blur cut at half height: convex corners round off, straight edges stay put
+            image = np.where(cv2.GaussianBlur(image, (0, 0), rounding * self.scale) >= 128, 255, 0).astype(np.uint8)
+        return cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True)
@@ -299,10 +340,92 @@ def _legible(digits: dict[str, np.ndarray]) -> bool:
         for digit in DIGITS)
 
 
+def _squared_y(y: float, middle: float) -> float:
+    """A design's height (0.5: the middle bar) where this rendering puts its middle bar."""
+    return 2 * y * middle if y <= 0.5 else middle + (2 * y - 1) * (1 - middle)
+
+
+def _squared_designs(rng: np.random.Generator) -> dict[str, tuple[Stroke, ...]]:
+    """One design per character: the face of one rendering."""
+    return {char: designs[int(rng.integers(len(designs)))] for char, designs in SQUARED.items()}
+
+
+def squared_on_grid(strokes: tuple[Stroke, ...]) -> np.ndarray:
+    """A squared design's strokes on the 5x7 LED grid, one dot wide."""
+    grid = np.zeros((7, 5), np.uint8)
+    for stroke in strokes:
+        points = np.array([[round(x * 4), round(y * 6)] for x, y in stroke], np.int32)
+        cv2.polylines(grid, [points], False, 1, thickness=1, lineType=cv2.LINE_8)
+    return grid.astype(bool)
+
+
+def _squared_dot_design(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A squared design on the 5x7 LED grid, with the HD44780's punctuation."""
+    return {**FONT_5X7, **{digit: squared_on_grid(strokes) for digit, strokes in _squared_designs(rng).items()
+                           if digit in DIGITS}}
+
+
+@dataclass(frozen=True)
+class SquaredDigits:
+    """Squared display digits: stroke weight, cell width, the middle bar's height, rounded corners, slant,
+    and each character's design are drawn per rendering (see `SQUARED`)."""
+
+    name: str = "squared"
+
+    def missing(self, chars: str) -> set[str]:
+        return {char for char in set(chars) if not char.isspace() and char not in SQUARED and char not in _NARROW}
+
+    def render(self, text: str, height: int, spacing: float, rng: np.random.Generator) -> np.ndarray:
+        designs = _squared_designs(rng)
+        digit_height = height * _DIGIT_HEIGHT
+        thickness = digit_height * float(rng.uniform(0.1, 0.2))
+        cell = digit_height * float(rng.uniform(0.6, 1.05))
+        middle = float(rng.uniform(0.42, 0.56))
+        narrow_one = rng.random() < 0.5  # proportional faces give the 1 a narrower cell
+        rounding = thickness * float(rng.uniform(0.15, 0.4)) if rng.random() < 0.4 else 0.0
+        slant = float(rng.uniform(0.05, 0.2)) if rng.random() < 0.25 else 0.0
+        gap = digit_height * float(rng.uniform(0.12, 0.35))
+        top = height * _DIGIT_TOP
+        placed: list[tuple[np.ndarray, int, int]] = []
+        pen = 0.0
+        for char in text:
+            if char.isspace():
+                pen += cell + gap + spacing
+                continue
+            if char in _NARROW:
+                width = max(digit_height * 0.25, thickness * 1.6)
+                polygons = _dot_polygons(char, width, digit_height, thickness)
+            else:
+                width = cell * 0.6 if char == "1" and narrow_one else cell
+                polygons = [_bar(thickness / 2 + x0 * (width - thickness),
+                                 thickness / 2 + _squared_y(y0, middle) * (digit_height - thickness),
+                                 thickness / 2 + x1 * (width - thickness),
+                                 thickness / 2 + _squared_y(y1, middle) * (digit_height - thickness),
+                                 thickness, False, -thickness / 2)  # ends reach past the joints: square corners
+                            for stroke in designs[char] for (x0, y0), (x1, y1) in itertools.pairwise(stroke)]
+            canvas = _Canvas(width, digit_height, digit_height * 0.2)
+            for polygon in polygons:
+                canvas.polygon(polygon, 255)
+            placed.append((_shear(canvas.result(rounding), slant), round(pen), round(top)))
+            pen += width + (digit_height * 0.12 if char in _NARROW else gap) + spacing
+        return compose_glyphs(placed, height)
+
+
+SQUARED_DOT_SHARE = 0.3  # of `-ft dotfonts` renderings, drawn in a squared design rather than a font's
+
+
+def led_design(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The 5x7 design of one `-ft dotfonts` rendering: a training font's or a squared one."""
+    designs = font_designs()
+    if rng.random() < SQUARED_DOT_SHARE or not designs:
+        return _squared_dot_design(rng)
+    return designs[int(rng.integers(len(designs)))]
+
+
 @dataclass(frozen=True)
 class DotMatrix:
     """5x7 LED/LCD character cells: round or square dots, their pitch and size, faint unlit dots. The digits
-    are the HD44780's, or with `font_designs` one of `font_designs()` per rendering."""
+    are the HD44780's, or with `font_designs` one of `font_designs()` or a squared design per rendering."""
 
     name: str = "dotmatrix"
     font_designs: bool = False
@@ -311,8 +434,7 @@ class DotMatrix:
         return {char for char in set(chars) if not char.isspace() and char not in FONT_5X7}
 
     def render(self, text: str, height: int, spacing: float, rng: np.random.Generator) -> np.ndarray:
-        designs = font_designs() if self.font_designs else ()
-        font = designs[int(rng.integers(len(designs)))] if designs else FONT_5X7
+        font = led_design(rng) if self.font_designs else FONT_5X7
         pitch = height * _DIGIT_HEIGHT / 7
         dot = pitch * float(rng.uniform(0.55, 0.95))
         round_dots = rng.random() < 0.7
@@ -373,16 +495,20 @@ SOURCES: dict[str, Callable[[], object]] = {
     "dotmatrix": DotMatrix,
     "pixel": PixelDigits,
 }
-ALL_SPEC = "procedural"  # the four above; `dotfonts` is named on its own (it needs the general fonts installed)
+ALL_SPEC = "procedural"  # the four above; `dotfonts` (it needs the general fonts installed) and `squared` came
+# later, with the general model's second stage, and are named on their own
 FONT_DESIGNS_SPEC = "dotfonts"
+SQUARED_SPEC = "squared"
 
 
 def procedural_sources(spec: str) -> list | None:
     """The procedural glyph sources a font spec names (`seg7`, `seg14`, `dotmatrix`, `pixel`,
-    `procedural` for those four, `dotfonts`), or None when the spec names none of them."""
+    `procedural` for those four, `dotfonts`, `squared`), or None when the spec names none of them."""
     key = spec.strip().lower()
     if key == ALL_SPEC:
         return [make() for make in SOURCES.values()]
+    if key == SQUARED_SPEC:
+        return [SquaredDigits()]
     if key == FONT_DESIGNS_SPEC:
         if not font_designs():
             raise UserError(f"-ft {FONT_DESIGNS_SPEC} draws its digits from the general model's training fonts, "
