@@ -7,7 +7,7 @@ from digit_images import draw_digits
 from PIL import Image, ImageOps
 
 from digitocr.errors import UserError
-from digitocr.preprocess import Preprocess
+from digitocr.preprocess import BACKGROUND, Preprocess
 
 
 def test_output_is_dark_ink_on_light_at_height_32():
@@ -77,9 +77,10 @@ def varied_crops(count: int, seed: int = 0) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize(("preprocess", "expected"), [
-    (Preprocess(), "1bde4ce502604e44dcab198a12361eef7e19921c4f8e2d0383f6c521e0b1f63e"),
-    (Preprocess(binarize=True, margin=0.3), "09e926a653acab8b68cb7131ba97c6e572fa4d86d1670a342cdd6c064d42b412"),
-    (Preprocess(crop_to_ink=False, normalize_polarity=False),
+    (Preprocess(width_step=1), "1bde4ce502604e44dcab198a12361eef7e19921c4f8e2d0383f6c521e0b1f63e"),
+    (Preprocess(binarize=True, margin=0.3, width_step=1),
+     "09e926a653acab8b68cb7131ba97c6e572fa4d86d1670a342cdd6c064d42b412"),
+    (Preprocess(crop_to_ink=False, normalize_polarity=False, width_step=1),
      "95edec9ccf83529700259ad0206f22b67dbd0b7bf8e5b3cd5665192f2e59203a"),
 ])
 def test_output_is_pinned_bit_for_bit(preprocess, expected):
@@ -91,3 +92,12 @@ def test_output_is_pinned_bit_for_bit(preprocess, expected):
         digest.update(np.asarray(array.shape).tobytes())
         digest.update(array.tobytes())
     assert digest.hexdigest() == expected
+
+
+def test_width_is_padded_with_background_to_the_width_step():
+    for crop in varied_crops(100, seed=3):
+        exact, stepped = Preprocess(width_step=1)(crop), Preprocess()(crop)
+        assert stepped.shape[1] % 4 == 0 and 0 <= stepped.shape[1] - exact.shape[1] < 4
+        assert np.array_equal(stepped[:, :exact.shape[1]], exact) and (stepped[:, exact.shape[1]:] == BACKGROUND).all()
+    with pytest.raises(UserError, match="width_step"):
+        Preprocess(width_step=0)

@@ -33,7 +33,10 @@ class Preprocess(Mapped):
     """How a crop becomes a float32 (height, width) array in [0, 1], dark ink on a light background.
 
     `crop_to_ink` trims the crop to its ink (plus `margin` x height on every side) so the size of the
-    margins around the digits does not matter; `min_width` keeps very narrow crops readable by CTC.
+    margins around the digits does not matter; `min_width` keeps very narrow crops readable by CTC. The width
+    is padded with background up to a multiple of `width_step` (the networks' time stride): no column is left
+    over from the last time step, and crops of nearby widths share a network call (a reader batches crops of
+    one width only, so that a crop reads the same alone and in any batch).
     """
 
     height: int = 32
@@ -43,8 +46,14 @@ class Preprocess(Mapped):
     crop_to_ink: bool = True
     margin: float = 0.15
     min_width: int = 16
+    width_step: int = 4
 
     MAPPING_NAME = "preprocessing"
+
+    def __post_init__(self) -> None:
+        if self.height < 2 or self.min_width < 1 or self.width_step < 1:
+            raise UserError(f"preprocessing needs height >= 2, min_width >= 1 and width_step >= 1, got "
+                            f"{self.height}, {self.min_width} and {self.width_step}")
 
     def __call__(self, image: ImageSource) -> np.ndarray:
         gray = to_gray(image)
@@ -70,7 +79,7 @@ class Preprocess(Mapped):
                           interpolation=cv2.INTER_AREA if rows > self.height else cv2.INTER_LINEAR)
         if self.binarize:  # after resizing, so the network sees exactly two values (255 from Otsu's threshold up)
             gray = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
-        return pad_width(cv2.LUT(gray, _UNIT_SCALE), self.min_width)
+        return pad_width(cv2.LUT(gray, _UNIT_SCALE), max(self.min_width, -(-width // self.width_step) * self.width_step))
 
 
 def to_gray(image: ImageSource) -> np.ndarray:

@@ -301,16 +301,17 @@ class _Batches:
         self._started.append((indices, pool.submit(self._reader._run, crops) if pool else None, crops))
 
     def outputs(self) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
-        """Each call's crop indices, (T, B, C) outputs and time steps, in the order the calls started. A
-        lone call runs here, in the calling thread (handing it to the pool would only add a wait)."""
-        if self._started or len(self._open) > 1:
-            for indices, crops in self._open.values():
-                self._start(indices, crops)
-            self._open.clear()
+        """Each call's crop indices, (T, B, C) outputs and time steps. The calls not yet started go to the
+        pool but the last, which runs here, in the calling thread, while the pool works on the others (a
+        lone call, or a screen's two regions of different widths, would only wait for the pool otherwise)."""
+        *rest, last = [*self._open.values()] or [None]
+        for indices, crops in rest:
+            self._start(indices, crops)
+        self._open.clear()
+        if last is not None:
+            yield last[0], *self._reader._run(last[1])
         for indices, future, crops in self._started:
             yield indices, *(future.result() if future is not None else self._reader._run(crops))
-        for indices, crops in self._open.values():
-            yield indices, *self._reader._run(crops)
 
 
 DECODE_BATCH = 512  # network outputs decoded at once (decoding costs mostly per call, not per crop)
