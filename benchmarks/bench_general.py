@@ -294,13 +294,18 @@ def _kept(text: str) -> str:
     return "".join(char for char in text if char in CHARS)
 
 
-def engines() -> dict[str, Callable[[list[np.ndarray]], list[str]]]:
-    """digitocr's general model, and each peer that is installed (with the same characters allowed)."""
+def _digitocr(model: Path | None) -> Callable[[list[np.ndarray]], list[str]]:
     from digitocr.reader import Reader
 
-    reader = Reader()
-    found: dict[str, Callable[[list[np.ndarray]], list[str]]] = {
-        "digitocr general (onnx)": lambda crops: [reading.text for reading in reader.read_batch(crops)]}
+    reader = Reader(model)
+    return lambda crops: [reading.text for reading in reader.read_batch(crops)]
+
+
+def engines(compare: list[Path]) -> dict[str, Callable[[list[np.ndarray]], list[str]]]:
+    """digitocr's general model (and the `compare` model folders), and each peer that is installed (with the
+    same characters allowed)."""
+    found: dict[str, Callable[[list[np.ndarray]], list[str]]] = {"digitocr general (onnx)": _digitocr(None)}
+    found.update({f"digitocr {folder}": _digitocr(folder) for folder in compare})
     try:
         import easyocr
 
@@ -333,7 +338,7 @@ def engines() -> dict[str, Callable[[list[np.ndarray]], list[str]]]:
     return found
 
 
-def run(out: Path, json_path: Path | None) -> None:
+def run(out: Path, json_path: Path | None, compare: list[Path]) -> None:
     from digitocr.metrics import character_accuracy, word_accuracy
 
     sets = load_sets(out)
@@ -341,7 +346,7 @@ def run(out: Path, json_path: Path | None) -> None:
         raise SystemExit(f"no evaluation set in {out}: run `bench_general.py build` first")
     results: dict[str, dict[str, dict[str, float]]] = {}
     seconds: dict[str, float] = {}
-    for name, read in engines().items():
+    for name, read in engines(compare).items():
         read([sets[next(iter(sets))][0][0]])  # warm-up
         started = time.perf_counter()
         for style, items in sets.items():
@@ -446,6 +451,8 @@ def main() -> None:
     parser.add_argument("--displays", default="game,hud-glow,lcd-7seg,dot-matrix,terminal",
                         help="fit: displays to fit on (game = ../shared/real)")
     parser.add_argument("--shots", type=int, default=6, help="fit: labelled crops given to fit (6)")
+    parser.add_argument("--compare", type=Path, nargs="*", default=[],
+                        help="run: other model folders, read alongside the shipped one (a column each)")
     args = parser.parse_args()
     if args.action == "build":
         build(args.out, args.count, args.seed)
@@ -454,7 +461,7 @@ def main() -> None:
     elif args.action == "fit":
         fit_from_general(args.out, args.displays.split(","), args.shots, args.json)
     else:
-        run(args.out, args.json)
+        run(args.out, args.json, args.compare)
 
 
 if __name__ == "__main__":

@@ -132,9 +132,11 @@ def main() -> None:
         frame = open_image(SEED_SCREEN)
         grab = np.concatenate([frame[:, :, ::-1], np.full(frame.shape[:2] + (1,), 255, np.uint8)], axis=2)
         profile = profile_from_mapping({"size": list(frame.shape[1::-1]), "regions": SCREEN_REGIONS})
-        single.read_screen(grab, profile)
-        print(f"profile read of {len(SCREEN_REGIONS)} regions of the {frame.shape[1]}x{frame.shape[0]} seed screen "
-              f"(a BGRA grab, as mss gives it): median {screen_latency(single, grab, profile) * 1000:.3f} ms")
+        for threads, reader in readers.items():  # with two or more, the regions' calls of two widths overlap
+            reader.read_screen(grab, profile)
+            print(f"profile read of {len(SCREEN_REGIONS)} regions of the {frame.shape[1]}x{frame.shape[0]} seed "
+                  f"screen (a BGRA grab, as mss gives it), {threads} thread(s): median "
+                  f"{screen_latency(reader, grab, profile) * 1000:.3f} ms")
 
 
 if __name__ == "__main__":
