@@ -304,12 +304,12 @@ class _Batches:
         """Each call's crop indices, (T, B, C) outputs and time steps. The calls not yet started go to the
         pool but the last, which runs here, in the calling thread, while the pool works on the others (a
         lone call, or a screen's two regions of different widths, would only wait for the pool otherwise)."""
-        *rest, last = [*self._open.values()] or [None]
-        for indices, crops in rest:
-            self._start(indices, crops)
+        pending = list(self._open.values())
         self._open.clear()
-        if last is not None:
-            yield last[0], *self._reader._run(last[1])
+        for indices, crops in pending[:-1]:
+            self._start(indices, crops)
+        if pending:
+            yield pending[-1][0], *self._reader._run(pending[-1][1])
         for indices, future, crops in self._started:
             yield indices, *(future.result() if future is not None else self._reader._run(crops))
 
