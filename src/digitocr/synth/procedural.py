@@ -350,13 +350,16 @@ def _squared_designs(rng: np.random.Generator) -> dict[str, tuple[Stroke, ...]]:
     return {char: designs[int(rng.integers(len(designs)))] for char, designs in SQUARED.items()}
 
 
+@functools.cache
 def squared_on_grid(strokes: tuple[Stroke, ...]) -> np.ndarray:
-    """A squared design's strokes on the 5x7 LED grid, one dot wide."""
+    """A squared design's strokes on the 5x7 LED grid, one dot wide (drawn once per design, read-only)."""
     grid = np.zeros((7, 5), np.uint8)
     for stroke in strokes:
         points = np.array([[round(x * 4), round(y * 6)] for x, y in stroke], np.int32)
         cv2.polylines(grid, [points], False, 1, thickness=1, lineType=cv2.LINE_8)
-    return grid.astype(bool)
+    bitmap = grid.astype(bool)
+    bitmap.setflags(write=False)
+    return bitmap
 
 
 def _squared_dot_design(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -495,8 +498,8 @@ SOURCES: dict[str, Callable[[], object]] = {
     "dotmatrix": DotMatrix,
     "pixel": PixelDigits,
 }
-ALL_SPEC = "procedural"  # the four above; `dotfonts` (it needs the general fonts installed) and `squared` came
-# later, with the general model's second stage, and are named on their own
+ALL_SPEC = "procedural"  # the four above (the general recipe's first stage); `dotfonts` (it needs the general
+# fonts installed) and `squared` are named on their own
 FONT_DESIGNS_SPEC = "dotfonts"
 SQUARED_SPEC = "squared"
 
