@@ -49,6 +49,16 @@ def test_tiny_meets_its_budget_and_gives_a_step_per_four_columns():
     assert torch.allclose(output.exp().sum(2), torch.ones(25, 3), atol=1e-5)
 
 
+def test_strided_costs_two_thirds_of_tiny_at_the_same_widths():
+    """The general model's network: within 1.3x the default tiny's arithmetic (issue 11 allows 2x)."""
+    crop = torch.zeros(1, 1, 32, 100)
+    strided = build_model("strided", 17).eval()
+    wide_tiny = build_model("tiny", 17, channels=strided.config["channels"], hidden=strided.config["hidden"]).eval()
+    assert multiply_adds(strided, crop) <= 0.7 * multiply_adds(wide_tiny, crop)
+    assert multiply_adds(strided, crop) <= 1.3 * multiply_adds(build_model("tiny", 17).eval(), crop)
+    assert strided(crop).shape[0] == 25 and int(strided.output_lengths(torch.tensor([103]))) == 25
+
+
 def test_crnn_is_the_seeds_network():
     model = build_model("crnn", 11)
     assert 8_200_000 < count_parameters(model) < 8_400_000

@@ -3,7 +3,8 @@
 The crops are cut into a glyph bank (the display's own characters), the installed fonts are ranked
 against it (the best ones fill characters the crops lack and add variety), the bank's measured
 style sets the ranges of a synthetic stream (size, stroke, spacing, colours, blur, threshold, both
-polarities, JPEG), and `tiny` trains on that stream plus the real crops, within a time limit.
+polarities, JPEG), and the network (`tiny` from random weights, or the starting model's) trains on that
+stream plus the real crops, within a time limit.
 The pieces are chosen so the model learns the glyphs, not the crops: every property a crop shows
 is varied around its measured value.
 """
@@ -244,7 +245,7 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
             threads=max(1, _usable_cores() - workers),  # no core left idle while the batches are made in-process
             init_from=str(start.model_dir) if start else None,
         )
-        report(FitProgress("train", f"training tiny for {budget:.0f} s"))
+        report(FitProgress("train", f"training {train_config.architecture} for {budget:.0f} s"))
 
         def on_train(progress: TrainProgress) -> None:
             if progress.kind == "epoch":

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 ARCHITECTURES: dict[str, str] = {  # name -> "module:class"
     "tiny": "digitocr.models.tiny:TinyCRNN",
+    "strided": "digitocr.models.strided:StridedCRNN",
     "crnn": "digitocr.models.crnn:CRNN",
 }
 
