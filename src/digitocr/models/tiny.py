@@ -15,9 +15,11 @@ from torch import nn
 from digitocr.models.base import Recognizer
 
 
-def conv_block(in_channels: int, out_channels: int, pool: tuple[int, int] | None) -> nn.Sequential:
+def conv_block(in_channels: int, out_channels: int, pool: tuple[int, int] | None,
+               stride: tuple[int, int] = (1, 1)) -> nn.Sequential:
+    """3x3 convolution, batch norm, ReLU, then the max pooling `pool` (if any)."""
     layers: list[nn.Module] = [
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     ]
@@ -35,18 +37,23 @@ class TinyCRNN(Recognizer):
                  hidden: int = 64) -> None:
         super().__init__({"height": height, "channels": list(channels), "hidden": hidden})
         if height != 32:
-            raise ValueError("tiny expects an input height of 32")
+            raise ValueError(f"{type(self).__name__} expects an input height of 32")
+        c4 = channels[3]
+        self.features = self.make_features(channels)  # channels[3] x 2 x W/4
+        self.collapse = nn.Sequential(nn.Conv2d(c4, c4 * 2, (2, 1), bias=False),  # 1 x W/4
+                                      nn.BatchNorm2d(c4 * 2), nn.ReLU(inplace=True))
+        self.sequence = nn.LSTM(c4 * 2, hidden, bidirectional=True)
+        self.classifier = nn.Linear(2 * hidden, num_classes)
+
+    def make_features(self, channels: Sequence[int]) -> nn.Sequential:
+        """The convolutions: a 32 x W crop to channels[3] x 2 x W/4 (subclasses change only these)."""
         c1, c2, c3, c4 = channels
-        self.features = nn.Sequential(
+        return nn.Sequential(
             conv_block(1, c1, (2, 2)),   # 16 x W/2
             conv_block(c1, c2, (2, 2)),  # 8 x W/4
             conv_block(c2, c3, (2, 1)),  # 4 x W/4
             conv_block(c3, c4, (2, 1)),  # 2 x W/4
         )
-        self.collapse = nn.Sequential(nn.Conv2d(c4, c4 * 2, (2, 1), bias=False),  # 1 x W/4
-                                      nn.BatchNorm2d(c4 * 2), nn.ReLU(inplace=True))
-        self.sequence = nn.LSTM(c4 * 2, hidden, bidirectional=True)
-        self.classifier = nn.Linear(2 * hidden, num_classes)
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
         """Time steps produced for crops of the given widths."""
