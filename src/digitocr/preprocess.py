@@ -129,10 +129,11 @@ def _crop_to_ink(gray: np.ndarray, rows: np.ndarray, cols: np.ndarray, histogram
     margin, filled with the median background level."""
     if int(histogram[:threshold].sum()) < 4:
         return gray
-    top, bottom = _mass_span(rows)
+    row_ink, column_ink = rows.tolist(), cols.tolist()
+    top, bottom = _mass_span(row_ink)
     reach = max(1, round(GROWTH * (bottom - top)))
-    top, bottom = _grown(rows, top, bottom, reach)
-    left, right = _grown(cols, *_mass_span(cols), reach)
+    top, bottom = _grown(row_ink, top, bottom, reach)
+    left, right = _grown(column_ink, *_mass_span(column_ink), reach)
     pad = max(1, round(margin * (bottom - top)))
     background = list(accumulate(histogram[threshold:].tolist()))
     count = background[-1] if background else 0
@@ -143,9 +144,9 @@ def _crop_to_ink(gray: np.ndarray, rows: np.ndarray, cols: np.ndarray, histogram
     return cv2.copyMakeBorder(gray[top:bottom, left:right], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=level)
 
 
-def _mass_span(profile: np.ndarray) -> tuple[int, int]:
+def _mass_span(profile: list[int]) -> tuple[int, int]:
     """The slice of `profile` without its first and last 1% of mass (in integers: exact, and cheap on short rows)."""
-    cumulative = list(accumulate(profile.tolist()))
+    cumulative = list(accumulate(profile))
     total = cumulative[-1]
     start = bisect_right(cumulative, total // 100)  # past the entries holding at most 1%
     stop = bisect_left(cumulative, -(-99 * total // 100)) + 1  # through the first entry reaching 99%
@@ -155,16 +156,15 @@ def _mass_span(profile: np.ndarray) -> tuple[int, int]:
 GROWTH = 0.3  # how far (x the ink's height) the box grows back over ink that touches it: a comma's tail
 
 
-def _grown(profile: np.ndarray, start: int, stop: int, reach: int) -> tuple[int, int]:
+def _grown(profile: list[int], start: int, stop: int, reach: int) -> tuple[int, int]:
     """The span widened over the ink next to it, `reach` entries at most on each side, up to the first
     entry without ink. The 1% trimmed off each end of the mass takes the tail of a comma (a few pixels
     below the baseline: less than 1% of a number's ink), and a comma without its tail is a point: models
     would learn to read points as commas. A speck stays out: blank rows or columns lie between it and the ink."""
-    values = profile.tolist()
-    low, high = max(0, start - reach), min(len(values), stop + reach)
-    while start > low and values[start - 1] > 0:
+    low, high = max(0, start - reach), min(len(profile), stop + reach)
+    while start > low and profile[start - 1] > 0:
         start -= 1
-    while stop < high and values[stop] > 0:
+    while stop < high and profile[stop] > 0:
         stop += 1
     return start, stop
 
