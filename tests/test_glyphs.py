@@ -122,3 +122,20 @@ def test_glyphs_command_writes_a_bank(font, tmp_path: Path, capsys) -> None:
     bank = load_bank(tmp_path / "bank")
     assert isinstance(bank, GlyphSource)
     assert len(list((tmp_path / "bank").glob("*.png"))) == 14
+
+
+def test_a_crops_line_is_its_digits_not_a_commas_tail() -> None:
+    """A comma hangs below the digits; were it part of its crop's line, that crop's digits would be drawn
+    smaller than other crops' (the bank scales every crop's line to one height)."""
+    from glyph_crops import crop_of, regular
+
+    font = regular("roboto-mono")
+    rng = np.random.default_rng(0)
+    crops = [LabelledCrop(f"{i}.png", text, crop_of(font.render(text, 24, 1.0, rng), (20, 20, 20), (240, 240, 240)))
+             for i, text in enumerate(["3,855", "453", "8.5"])]
+    bank = build_bank(crops)
+    assert bank.rejected == []
+    assert len({glyph.line_height for instances in bank.glyphs.values() for glyph in instances}) == 1
+    comma, point, five = bank.glyphs[","][0], bank.glyphs["."][0], bank.glyphs["5"][0]
+    assert comma.top + comma.mask.shape[0] > five.line_height + 1  # the tail stays below the line
+    assert point.top + point.mask.shape[0] <= five.line_height + 1

@@ -57,3 +57,21 @@ def test_a_crop_whose_label_looks_wrong_is_named_and_left_out(tmp_path) -> None:
         save_image(crop.image, tmp_path / "samples" / crop.name)
     assert main(["glyphs", str(tmp_path / "samples"), "-o", str(tmp_path / "bank")]) == 0
     assert main(["glyphs", str(tmp_path / "samples"), "-o", str(tmp_path / "kept"), "--keep-suspicious"]) == 0
+
+
+def test_a_borrowed_comma_keeps_its_tail_below_the_baseline() -> None:
+    """The bank draws its line box at the crops' glyph height; a comma borrowed from a font hangs below
+    it. Cut at the line box, the comma would be drawn as a point and a fitted model would learn points
+    as commas."""
+    bank = build_bank(font_crops(regular("roboto-mono")))
+    ranking = rank_fonts(bank, default_fonts(), np.random.default_rng(0))
+    filled = fill_missing(bank, "0123456789,.", ranking, np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    digits = filled.render("88", 40, 0.0, rng)
+    comma, point = filled.render("8,8", 40, 0.0, rng), filled.render("8.8", 40, 0.0, rng)
+
+    def ink_bottom(mask: np.ndarray) -> int:
+        return int(np.flatnonzero(mask.max(axis=1) >= 128)[-1])
+
+    assert ink_bottom(comma) >= ink_bottom(digits) + 3
+    assert ink_bottom(point) <= ink_bottom(digits) + 1

@@ -32,7 +32,9 @@ def bank_sheet(bank: GlyphBank) -> Image.Image:
     """One row per character: its instances side by side, enlarged; borrowed glyphs on a tinted cell."""
     font = ImageFont.load_default()
     rows = sorted(bank.glyphs.items())
-    cell = ZOOM * max(max(g.mask.shape) for _, instances in rows for g in instances) + 6
+    glyphs = [glyph for _, instances in rows for glyph in instances]
+    above = max(0, -min(g.top for g in glyphs))  # a glyph may rise above its line or hang below it
+    cell = ZOOM * max(max(g.mask.shape[1], above + g.top + g.mask.shape[0]) for g in glyphs) + 6
     columns = max(len(instances) for _, instances in rows)
     sheet = Image.new("RGB", (24 + columns * cell, len(rows) * cell), "white")
     draw = ImageDraw.Draw(sheet)
@@ -44,7 +46,7 @@ def bank_sheet(bank: GlyphBank) -> Image.Image:
                 draw.rectangle((x, y, x + cell - 2, y + cell - 2), fill=(255, 236, 200))
             big = Image.fromarray(255 - glyph.mask).resize(
                 (glyph.mask.shape[1] * ZOOM, glyph.mask.shape[0] * ZOOM), Image.Resampling.NEAREST)
-            sheet.paste(big, (x + 3, y + 3 + glyph.top * ZOOM))
+            sheet.paste(big, (x + 3, y + 3 + (above + glyph.top) * ZOOM))
     return sheet
 
 

@@ -23,7 +23,7 @@ from digitocr.files import make_folder, write_text_atomically
 from digitocr.images import open_image, save_image
 from digitocr.labels import list_labelled_files
 from digitocr.mapping import Mapped
-from digitocr.synth.glyph_source import GlyphSource
+from digitocr.synth.glyph_source import GlyphSource, compose_glyphs
 
 BANK_FILE = "bank.json"
 # Binarisation levels tried in turn: a glow or blur can join neighbours at the first level and
@@ -56,8 +56,8 @@ class Glyph:
 
     char: str
     mask: np.ndarray  # uint8 coverage, 0 background, 255 ink; tight to the ink
-    top: int  # rows from the top of the crop's text line to the glyph's first ink row
-    line_height: int  # height of that text line (tallest ink extent of the crop)
+    top: int  # rows from the top of the crop's text line to the glyph's first ink row (< 0 above it)
+    line_height: int  # height of that text line (the ink extent of the crop's digits)
     source: str  # the crop it came from
 
 
@@ -118,7 +118,9 @@ class GlyphBank:
         """Compose `text` from randomly chosen instances, spaced by the bank's own bearings.
 
         Composition happens at the crops' own scale (glyphs keep their pixels and their place in the
-        line), then the whole line is resized to `height`, so `spacing` is in output pixels.
+        line), then the whole line is resized so the line box is `height` tall, so `spacing` is in output
+        pixels. Ink outside the line box (a borrowed comma's tail below the baseline) is kept: cut off, a
+        comma would be a point labelled as a comma.
         """
         if missing := self.missing(text):
             raise UserError(f"glyph bank {self.name} has no glyph for {''.join(sorted(missing))!r}")
@@ -139,18 +141,10 @@ class GlyphBank:
             pieces.append((x, glyph))
             x += glyph.mask.shape[1]
             previous = char
-        start = min((position for position, _ in pieces), default=0.0)
-        width = max(1, int(np.ceil(x - start)) + 1)
-        canvas = np.zeros((line_height, width), np.uint8)
-        for position, glyph in pieces:
-            left = round(position - start)
-            rows = min(glyph.mask.shape[0], line_height - glyph.top)
-            cols = min(glyph.mask.shape[1], width - left)
-            region = canvas[glyph.top : glyph.top + rows, left : left + cols]
-            np.maximum(region, glyph.mask[:rows, :cols], out=region)
-        out_width = max(1, round(width * scale))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(canvas, (out_width, max(1, int(height))), interpolation=interpolation)
+        canvas = compose_glyphs([(glyph.mask, round(position), glyph.top) for position, glyph in pieces],
+                                line_height)
+        size = (max(1, round(canvas.shape[1] * scale)), max(1, round(canvas.shape[0] * scale)))
+        resized = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         return _crop_columns_to_ink(resized)
 
     def _bearing(self, char: str, right: bool) -> float:
@@ -169,8 +163,7 @@ class GlyphBank:
         h, w = glyph.mask.shape
         size = (max(1, round(w * factor)), max(1, round(h * factor)))
         mask = cv2.resize(glyph.mask, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
-        top = min(round(glyph.top * factor), max(0, line_height - mask.shape[0]))
-        return Glyph(char, mask, top, line_height, glyph.source)
+        return Glyph(char, mask, round(glyph.top * factor), line_height, glyph.source)
 
     def save(self, folder: Path | str) -> Path:
         """Write one PNG per glyph instance and `bank.json` (style, char -> files); returns the json."""
@@ -351,15 +344,17 @@ def cut_glyphs(crop: LabelledCrop, ink: InkMap) -> CutCrop | str:
     if spans is None:
         found = len(_component_spans(ink.coverage >= 0.5))
         return f"found {found} characters, label {crop.label!r} has {len(chars)}"
-    rows = np.flatnonzero((ink.coverage >= 0.5).any(axis=1))
-    line_top, line_bottom = int(rows[0]), int(rows[-1]) + 1
     mask = np.rint(ink.coverage * 255).astype(np.uint8)
-    glyphs = []
-    for char, (x0, x1) in zip(chars, spans):
-        piece = mask[line_top:line_bottom, x0:x1]
-        ink_rows = np.flatnonzero((piece >= 128).any(axis=1))
-        top, bottom = int(ink_rows[0]), int(ink_rows[-1]) + 1
-        glyphs.append(Glyph(char, piece[top:bottom].copy(), top, line_bottom - line_top, crop.name))
+    extents = []  # each glyph's ink rows in the crop
+    for x0, x1 in spans:
+        ink_rows = np.flatnonzero((mask[:, x0:x1] >= 128).any(axis=1))
+        extents.append((int(ink_rows[0]), int(ink_rows[-1]) + 1))
+    # The line box is the digits' (a comma's tail or a tall slash must not make this crop's digits
+    # look smaller than another crop's); a crop without digits has its whole ink as its line.
+    line = [extent for char, extent in zip(chars, extents) if char.isdigit()] or extents
+    line_top, line_bottom = min(top for top, _ in line), max(bottom for _, bottom in line)
+    glyphs = [Glyph(char, mask[top:bottom, x0:x1].copy(), top - line_top, line_bottom - line_top, crop.name)
+              for char, (x0, x1), (top, bottom) in zip(chars, spans, extents)]
     return CutCrop(crop, ink, spans, glyphs)
 
 
