@@ -75,3 +75,26 @@ def test_a_borrowed_comma_keeps_its_tail_below_the_baseline() -> None:
 
     assert ink_bottom(comma) >= ink_bottom(digits) + 3
     assert ink_bottom(point) <= ink_bottom(digits) + 1
+
+
+def test_a_glyph_cut_wrongly_is_named_and_its_crop_left_out() -> None:
+    """A slash leaning under its neighbour can leave that neighbour's glyph half cut: a '7' that is only a
+    top bar is unlike the other 7s (and like no other character), so its crop goes."""
+    from dataclasses import replace
+
+    from glyph_crops import crop_of
+
+    from digitocr.synth.glyphs import LabelledCrop
+    from digitocr.synth.matching import suspicious_crops
+
+    font = regular("roboto-mono")
+    rng = np.random.default_rng(1)
+    texts = ["780", "87", "708", "870", "78", "807"]
+    crops = [LabelledCrop(f"{text}_{i}.png", text, crop_of(font.render(text, 24, 1.0, rng), (20, 20, 20),
+                                                         (240, 240, 240))) for i, text in enumerate(texts)]
+    bank = build_bank(crops)
+    assert suspicious_crops(bank) == {}
+    sevens = bank.glyphs["7"]
+    half = sevens[2].mask[:, : sevens[2].mask.shape[1] // 2]
+    sevens[2] = replace(sevens[2], mask=half)
+    assert suspicious_crops(bank) == {sevens[2].source: "cut wrongly: its '7' is unlike the other '7's"}

@@ -94,12 +94,17 @@ SUSPICIOUS_MARGIN = 0.1  # how much more a glyph must look like another characte
 # that other instance of its own.
 NEAR_DUPLICATE = 0.97  # same-character glyphs of one display measure 0.8-0.9; a copied crop 1.0
 NEAR_DUPLICATE_MARGIN = 0.2
+# A glyph unlike every other instance of its own character (three or more instances) was cut wrongly, as when a
+# slash leaning under its neighbour takes half of it: it resembles its own at most this share of how much the
+# others resemble theirs (small UI digits: a good cut 0.6-0.75, half a '4' cut with a '/' 0.34).
+MISCUT_SHARE = 0.6
 
 
 def suspicious_crops(bank: GlyphBank) -> dict[str, str]:
-    """Crops whose label looks wrong, with why: a glyph that resembles the instances of another character
-    clearly more than the other instances of its own (on average, where each has a few instances; as a
-    near-duplicate of one instance, where its own character has a single other instance)."""
+    """Crops whose label looks wrong or that were cut wrongly, with why: a glyph that resembles the instances
+    of another character clearly more than the other instances of its own (on average, where each has a few
+    instances; as a near-duplicate of one instance, where its own character has a single other instance), or
+    one unlike every other instance of its own."""
     normalised = {char: [normalise_glyph(glyph.mask) for glyph in instances[:COMPARED_INSTANCES + 1]]
                   for char, instances in bank.glyphs.items()}
     found: dict[str, str] = {}
@@ -107,16 +112,20 @@ def suspicious_crops(bank: GlyphBank) -> dict[str, str]:
         shapes = normalised[char]
         if len(shapes) < 2:
             continue
+        alike = [[glyph_similarity(a, b) for j, b in enumerate(shapes) if j != i] for i, a in enumerate(shapes)]
         for index, glyph in enumerate(instances[:len(shapes)]):
             if glyph.source in found:
                 continue
-            own = [glyph_similarity(shapes[index], shape) for i, shape in enumerate(shapes) if i != index]
+            own = alike[index]
             others = {other: [glyph_similarity(shapes[index], shape) for shape in candidates]
                       for other, candidates in normalised.items() if other != char}
             looks_like = (_looks_like(float(np.mean(own)), others) if len(own) >= 2
                           else _near_duplicate_of(own[0], others))
             if looks_like is not None:
                 found[glyph.source] = f"label looks wrong: its {char!r} looks like {looks_like!r}"
+            elif len(shapes) >= 3 and np.mean(own) < MISCUT_SHARE * np.median(
+                    [np.mean(scores) for i, scores in enumerate(alike) if i != index]):
+                found[glyph.source] = f"cut wrongly: its {char!r} is unlike the other {char!r}s"
     return found
 
 
