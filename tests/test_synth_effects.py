@@ -88,3 +88,23 @@ def test_generator_option_applies_effects_reproducibly_in_both_modes() -> None:
     assert GeneratorConfig.from_mapping(round_trip.to_mapping()) == round_trip
     with pytest.raises(UserError):
         GeneratorConfig(effects="sparkle")
+
+
+def test_slant_leans_upright_text_right_and_leaves_other_samples_as_they_were() -> None:
+    """Fonts draw upright, racing HUDs in italics: a slanted sample's ink leans right (its top sits further
+    right than its bottom). A config without slant draws no random number for it, so its samples stay the same."""
+    bar = np.zeros((40, 10), np.uint8)
+    bar[:, 3:7] = 255
+    leaning = Effects(slant=1.0).slanted(bar, np.random.default_rng(0))
+    columns = [np.flatnonzero(leaning[row] >= 128).mean() for row in (2, 37)]
+    assert leaning.shape[0] == 40 and leaning.shape[1] > 10
+    assert columns[0] - columns[1] >= 0.08 * 35
+    assert Effects(glow=1.0).slanted(bar, np.random.default_rng(0)) is bar
+    rng, untouched = np.random.default_rng(3), np.random.default_rng(3)
+    Effects(glow=1.0).slanted(bar, rng)
+    assert rng.random() == untouched.random()
+    italic = TextImageGenerator(GeneratorConfig(effects="slant=1", fonts=("roboto-mono",), seed=2, fit=True,
+                                                length=(4, 4), charset="1"))
+    upright = TextImageGenerator(GeneratorConfig(fonts=("roboto-mono",), seed=2, fit=True, length=(4, 4), charset="1"))
+    assert italic.sample_at(0)[1] == upright.sample_at(0)[1] == "1111"
+    assert italic.sample_at(0)[0].width > upright.sample_at(0)[0].width

@@ -1,9 +1,10 @@
-"""What real screens do to digits beyond a font: glow, coloured and graded grounds, scanlines, sub-pixel
-colour fringes, motion blur and resampling.
+"""What real screens do to digits beyond a font: italic slant, glow, coloured and graded grounds, scanlines,
+sub-pixel colour fringes, motion blur and resampling.
 
 A generator option (`--effects "glow=0.3,scanlines=0.2"`, or `--effects all`) names the effects and the
-probability each is applied to a sample. They act at three points of a sample's making:
-the ink coverage (glow, sub-pixel fringes), the painting (colour pairs of either polarity, gradient and
+probability each is applied to a sample. They act at four points of a sample's making: the glyphs'
+mask before it is laid out (slant, so the slanted text still fits its box), the ink coverage (glow, sub-pixel
+fringes), the painting (colour pairs of either polarity, gradient and
 textured backgrounds), and the painted picture (scanlines, motion blur, downscaling), before the
 generator's own blur, JPEG and thresholding.
 """
@@ -19,11 +20,14 @@ import cv2
 import numpy as np
 
 from digitocr.errors import UserError
+from digitocr.synth.glyph_source import shear
 
 # Probabilities `--effects all` uses: each effect on a fair share of samples, several often together.
 ALL_PROBABILITIES = {"glow": 0.25, "colors": 0.5, "gradient": 0.25, "texture": 0.2, "scanlines": 0.15,
                      "subpixel": 0.15, "motion": 0.1, "downscale": 0.2}
 _SPEC_ITEM = re.compile(r"^\s*([a-z]+)\s*(?:[=:]\s*([0-9.]+))?\s*$")
+SLANT = (0.08, 0.3)  # how far a slanted row moves per row of height (5 to 17 degrees)
+_MASK_EFFECTS = ("slant",)  # drawn by `slanted`, before the others
 _MIN_CONTRAST = 70.0  # luma difference between ink and ground in a colour pair: a display must be legible
 
 
@@ -31,6 +35,7 @@ _MIN_CONTRAST = 70.0  # luma difference between ink and ground in a colour pair:
 class Effects:
     """Per-sample probabilities of each effect (0: never)."""
 
+    slant: float = 0.0  # italic: upright glyphs (most fonts) leaning right, as racing HUDs draw them
     glow: float = 0.0  # a soft halo around the ink, as LED, neon and HUD digits have
     colors: float = 0.0  # a random colour pair, light-on-dark or dark-on-light alike
     gradient: float = 0.0  # a linear colour gradient behind the text
@@ -49,11 +54,19 @@ class Effects:
     def active(self) -> bool:
         return any(getattr(self, field.name) > 0 for field in fields(self))
 
+    def slanted(self, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The glyphs' mask, slanted with the `slant` probability (no random draw when that is 0, so seeded
+        samples without it stay as they were)."""
+        if self.slant and rng.random() < self.slant:
+            return shear(mask, float(rng.uniform(*SLANT)))
+        return mask
+
     def apply(self, coverage: np.ndarray, rng: np.random.Generator, channels: int,
               paint: Callable[[np.ndarray, np.random.Generator], np.ndarray]) -> np.ndarray:
         """The painted float picture (H, W, C) for an ink coverage mask; `paint` is the generator's own
         painting, used when no colour effect is drawn. Random draws come in a fixed order (seeded runs repeat)."""
-        draws = {field.name: rng.random() < getattr(self, field.name) for field in fields(self)}
+        draws = {field.name: rng.random() < getattr(self, field.name) for field in fields(self)
+                 if field.name not in _MASK_EFFECTS}
         alpha = coverage.astype(np.float32) * np.float32(1 / 255)
         if draws["glow"]:
             alpha = glow(alpha, rng)

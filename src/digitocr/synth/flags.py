@@ -90,8 +90,8 @@ def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
     add("--jpeg-quality", dest="jpeg_quality", metavar="LOW-HIGH", help="JPEG degradation, e.g. 30-90")
     add("--invert", nargs="?", const="1", metavar="P", help="probability of inverting the finished image")
     add("--threshold", metavar="T|LOW-HIGH|otsu", help="two-valued image: brighter than T becomes white")
-    add("--effects", metavar="NAME=P,...|all", help="screen effects with their probabilities: glow, colors, "
-        "gradient, texture, scanlines, subpixel, motion, downscale (e.g. glow=0.3,scanlines=0.2)")
+    add("--effects", metavar="NAME=P,...|all", help="screen effects with their probabilities: slant, glow, "
+        "colors, gradient, texture, scanlines, subpixel, motion, downscale (e.g. glow=0.3,scanlines=0.2)")
 
     add = group("output format")
     add("-im", "--image_mode", "--image-mode", dest="image_mode", metavar="MODE", help="L or RGB")

@@ -130,6 +130,8 @@ class TextImageGenerator:
         mask = self._fonts[font_index].render(label, render_height, spacing, rng)
         mask = distort(mask, config.distortion, config.distortion_orientation in ("vertical", "both"),
                        config.distortion_orientation in ("horizontal", "both"), rng)
+        if self._effects.active:
+            mask = self._effects.slanted(mask, rng)
         if config.fit:
             mask = crop_to_ink(mask)
         layout = self._layout(mask.shape, box_height, angle, stretch, rng)

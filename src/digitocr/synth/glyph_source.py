@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
+import cv2
 import numpy as np
 
 
@@ -40,3 +41,13 @@ def compose_glyphs(placed: Iterable[tuple[np.ndarray, int, int]], line_height: i
         region = canvas[y - top:y - top + mask.shape[0], x - left:x - left + mask.shape[1]]
         np.maximum(region, mask, out=region)
     return canvas
+
+
+def shear(mask: np.ndarray, slant: float) -> np.ndarray:
+    """Italic: each row moves right by `slant` times its height above the bottom (the mask widens)."""
+    if slant <= 0:
+        return mask
+    height, width = mask.shape
+    extra = int(np.ceil(slant * height))
+    matrix = np.array([[1, -slant, slant * height], [0, 1, 0]], np.float32)
+    return cv2.warpAffine(mask, matrix, (width + extra, height), flags=cv2.INTER_LINEAR)

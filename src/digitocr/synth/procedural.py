@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 from digitocr.charset import DIGITS
 from digitocr.errors import UserError
 from digitocr.synth.families import FONTS_EXTRA_HINT
-from digitocr.synth.glyph_source import compose_glyphs
+from digitocr.synth.glyph_source import compose_glyphs, shear
 
 SUPPORTED = "0123456789.-:,%/"
 _SUPERSAMPLE = 4  # vector glyphs are drawn this many times larger, then area-averaged: anti-aliased edges
@@ -201,16 +201,6 @@ def _dot_polygons(char: str, width: float, height: float, thickness: float) -> l
     return [square(cx, height * 0.3), square(cx, height * 0.72)]  # ":"
 
 
-def _shear(mask: np.ndarray, slant: float) -> np.ndarray:
-    """Italic: each row moves right by `slant` times its height above the bottom (the mask widens)."""
-    if slant <= 0:
-        return mask
-    height, width = mask.shape
-    extra = int(np.ceil(slant * height))
-    matrix = np.array([[1, -slant, slant * height], [0, 1, 0]], np.float32)
-    return cv2.warpAffine(mask, matrix, (width + extra, height), flags=cv2.INTER_LINEAR)
-
-
 class _Canvas:
     """A supersampled drawing surface for one glyph cell (with room `below` it for a comma's tail),
     returned area-averaged to the final size."""
@@ -285,7 +275,7 @@ class SegmentDisplay:
                             canvas.polygon(polygon, unlit_level)
                 for segment in lit:
                     canvas.polygon(polygons[segment], 255)
-            mask = _shear(canvas.result(), slant)
+            mask = shear(canvas.result(), slant)
             placed.append((mask, round(pen), round(top)))
             pen += (width + digit_height * 0.12 if narrow else pitch) + spacing
         return compose_glyphs(placed, height)
@@ -409,7 +399,7 @@ class SquaredDigits:
             canvas = _Canvas(width, digit_height, digit_height * 0.2)
             for polygon in polygons:
                 canvas.polygon(polygon, 255)
-            placed.append((_shear(canvas.result(rounding), slant), round(pen), round(top)))
+            placed.append((shear(canvas.result(rounding), slant), round(pen), round(top)))
             pen += width + (digit_height * 0.12 if char in _NARROW else gap) + spacing
         return compose_glyphs(placed, height)
 
@@ -458,7 +448,7 @@ class DotMatrix:
                 if on or unlit_level:
                     x, y = column * pitch + (pitch - dot) / 2, row * pitch + (pitch - dot) / 2
                     shape((x, y, x + dot, y + dot), 255 if on else unlit_level)
-            placed.append((_shear(canvas.result(), slant), round(pen), top))
+            placed.append((shear(canvas.result(), slant), round(pen), top))
             pen += 5 * pitch + cell_gap + spacing
         return compose_glyphs(placed, height)
 
