@@ -87,6 +87,10 @@ def test_onnx_reads_as_torch_does(model_dir):
     for a, b in zip(onnx.read_batch(crops), torch_reader.read_batch(crops)):
         assert a.text == b.text and a.status == b.status and a.alternative == b.alternative
         assert a.confidence == pytest.approx(b.confidence, rel=1e-4, abs=1e-6)
+    import onnx as onnx_files
+
+    operators = {node.op_type for node in onnx_files.load(str(model_dir / "model.onnx")).graph.node}
+    assert "LSTM" in operators and not operators & {"Shape", "ConstantOfShape"}  # the LSTMs start from zeros as is
 
 
 @pytest.mark.parametrize("backend", ["onnx", "torch"])
