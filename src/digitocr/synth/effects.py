@@ -23,8 +23,8 @@ from digitocr.errors import UserError
 from digitocr.synth.glyph_source import shear
 
 # Probabilities `--effects all` uses: each effect on a fair share of samples, several often together.
-ALL_PROBABILITIES = {"glow": 0.25, "colors": 0.5, "gradient": 0.25, "texture": 0.2, "scanlines": 0.15,
-                     "subpixel": 0.15, "motion": 0.1, "downscale": 0.2}
+ALL_PROBABILITIES = {"slant": 0.2, "glow": 0.25, "colors": 0.5, "gradient": 0.25, "texture": 0.2,
+                     "scanlines": 0.15, "subpixel": 0.15, "motion": 0.1, "downscale": 0.2}
 _SPEC_ITEM = re.compile(r"^\s*([a-z]+)\s*(?:[=:]\s*([0-9.]+))?\s*$")
 SLANT = (0.08, 0.3)  # how far a slanted row moves per row of height (5 to 17 degrees)
 _MASK_EFFECTS = ("slant",)  # drawn by `slanted`, before the others
