@@ -139,8 +139,10 @@ def _dot_matrix_svg(text: str, height: float, color: str, unlit: str) -> str:
     return f'<svg width="{pen:.0f}" height="{height:.0f}">' + "".join(shapes) + "</svg>"
 
 
-def _style_cell(style: str, label: str, rng: np.random.Generator, fonts: list[str]) -> tuple[str, str]:
-    """(CSS of the cell, its inner HTML) for one label in one style."""
+def _style_cell(style: str, label: str, rng: np.random.Generator, fonts: list[str],
+                italic: bool | None = None) -> tuple[str, str]:
+    """(CSS of the cell, its inner HTML) for one label in one style (`italic`: always or never, where the style
+    draws a share of its crops in italics)."""
     pick = fonts[int(rng.integers(len(fonts)))] if fonts else ""
     text = html.escape(label)
     if style == "lcd-7seg":
@@ -159,7 +161,8 @@ def _style_cell(style: str, label: str, rng: np.random.Generator, fonts: list[st
         size = int(rng.integers(26, 40))
         return ("background: radial-gradient(circle, #17345c 0%, #050b18 90%);",
                 (f'<span style="font-family: \'{pick}\'; font-size: {size}px; color: #8ff7ff; '
-                f'text-shadow: 0 0 6px #35d0ff, 0 0 12px #35d0ff; font-style: {"italic" if rng.random() < 0.3 else "normal"}; '
+                f'text-shadow: 0 0 6px #35d0ff, 0 0 12px #35d0ff; '
+                f'font-style: {"italic" if (rng.random() < 0.3 if italic is None else italic) else "normal"}; '
                 f'letter-spacing: {int(rng.integers(0, 4))}px">{text}</span>'))
     if style == "terminal":
         size = int(rng.integers(16, 26))
@@ -187,6 +190,14 @@ STYLE_FONTS = {"hud-glow": ["righteous", "kanit", "sora", "play", "titillium-web
                "ui-small": ["lato", "dosis", "sora", "kanit", "titillium-web", "merriweather"],
                "scoreboard": ["bebas-neue", "fjalla-one", "saira-condensed"]}
 CELL = {"ui-small": (140, 30)}  # width, height in CSS pixels; others (260, 64)
+# Displays for `fit`: a screen draws its numbers in one face, so each is a style in one of its fonts (upright,
+# or italic throughout), its sizes and spacing still varying; the segment and LED styles are one design already.
+# Each display's crops come from a seed of its own.
+DISPLAYS = {"hud-glow/kanit": ("hud-glow", "kanit", False), "hud-glow/play-italic": ("hud-glow", "play", True),
+            "hud-glow/righteous": ("hud-glow", "righteous", False),
+            "terminal/ibm-plex-mono": ("terminal", "ibm-plex-mono", None),
+            "ui-small/lato": ("ui-small", "lato", None), "ui-small/titillium-web": ("ui-small", "titillium-web", None),
+            "scoreboard/bebas-neue": ("scoreboard", "bebas-neue", None)}
 
 
 def _chromium() -> str:
@@ -196,12 +207,14 @@ def _chromium() -> str:
     raise SystemExit("chromium is not installed: `make setup-system` installs Debian's chromium")
 
 
-def build_style(style: str, folder: Path, count: int, seed: int) -> list[tuple[str, str]]:
-    """Render one style's page with headless Chromium and cut it into labelled crops."""
+def build_style(style: str, folder: Path, count: int, seed: int, font: str | None = None,
+                italic: bool | None = None, stream: int | None = None) -> list[tuple[str, str]]:
+    """Render one style's page with headless Chromium and cut it into labelled crops (in one `font` and
+    `italic` setting, for a display, drawing from random `stream` rather than the style's own)."""
     from PIL import Image
 
-    rng = np.random.default_rng([seed, CHROMIUM_STYLES.index(style)])
-    fonts = STYLE_FONTS.get(style, [])
+    rng = np.random.default_rng([seed, CHROMIUM_STYLES.index(style) if stream is None else stream])
+    fonts = [font] if font else STYLE_FONTS.get(style, [])
     width, height = CELL.get(style, (260, 64))
     labels = [label_for(style, rng) for _ in range(count)]
     if style in ("lcd-7seg", "led-7seg"):
@@ -209,7 +222,7 @@ def build_style(style: str, folder: Path, count: int, seed: int) -> list[tuple[s
     rows = -(-count // COLUMNS)
     cells = []
     for index, label in enumerate(labels):
-        css, inner = _style_cell(style, label, rng, fonts)
+        css, inner = _style_cell(style, label, rng, fonts, italic)
         x, y = (index % COLUMNS) * width, (index // COLUMNS) * height
         cells.append(f'<div class="cell" style="left:{x}px; top:{y}px; {css}">{inner}</div>')
     page = ("<!doctype html><html><head><meta charset='utf-8'><style>"
@@ -262,6 +275,11 @@ def build(out: Path, count: int, seed: int) -> None:
         if style == "hud-glow":
             _write_labels(out / "hud-small-jpeg", shrink_and_jpeg(out / style, out / "hud-small-jpeg", entries, seed))
         print(f"{style}: {len(entries)} crops", flush=True)
+    for number, (name, (style, font, italic)) in enumerate(DISPLAYS.items()):
+        folder = out / "displays" / name
+        entries = build_style(style, folder, count, seed, font, italic, stream=100 + number)
+        _write_labels(folder, entries)
+        print(f"display {name}: {len(entries)} crops", flush=True)
 
 
 def _write_labels(folder: Path, entries: list[tuple[str, str]]) -> None:
@@ -373,8 +391,8 @@ def run(out: Path, json_path: Path | None, compare: list[Path]) -> None:
 
 
 def fit_from_general(out: Path, styles: list[str], shots: int, json_path: Path | None) -> None:
-    """`digitocr fit --from general` (15 s) on `shots` crops of each display, then
-    evaluated on that display's other crops; the game is fitted on seed-refined and held out on seed-raw.
+    """`digitocr fit --from general` (15 s) on `shots` crops of each display (or whole style), then
+    evaluated on its other crops; the game is fitted on seed-refined and held out on seed-raw.
     Wall time is the whole command's, Python's start included."""
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -384,11 +402,12 @@ def fit_from_general(out: Path, styles: list[str], shots: int, json_path: Path |
                 shutil.copytree(REAL / "seed-refined", samples, ignore=shutil.ignore_patterns("*.json", "test.*"))
                 shutil.copytree(REAL / "seed-raw", holdout)
             else:
-                pairs = [line.split("\t") for line in (out / style / "labels.tsv").read_text().splitlines() if line]
+                source = out / style if (out / style / "labels.tsv").is_file() else out / "displays" / style
+                pairs = [line.split("\t") for line in (source / "labels.tsv").read_text().splitlines() if line]
                 for folder, chosen in ((samples, pairs[:shots]), (holdout, pairs[shots:])):
                     folder.mkdir(parents=True)
                     for name, _ in chosen:
-                        shutil.copyfile(out / style / name, folder / name)
+                        shutil.copyfile(source / name, folder / name)
                     _write_labels(folder, chosen)  # labels.tsv: a label may hold '/', which no file name can
             run_dir = Path(scratch) / style / "run"
             started = time.perf_counter()
@@ -448,8 +467,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=PER_STYLE, help=f"crops per style ({PER_STYLE})")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
-    parser.add_argument("--displays", default="game,hud-glow,lcd-7seg,dot-matrix,terminal",
-                        help="fit: displays to fit on (game = ../shared/real)")
+    parser.add_argument("--displays", default=",".join(["game", *DISPLAYS, "lcd-7seg", "led-7seg", "dot-matrix"]),
+                        help="fit: displays to fit on: game (../shared/real), a display of DISPLAYS, or a whole "
+                             "style (several fonts; default: the game, every display, the segment and LED styles)")
     parser.add_argument("--shots", type=int, default=6, help="fit: labelled crops given to fit (6)")
     parser.add_argument("--compare", type=Path, nargs="*", default=[],
                         help="run: other model folders, read alongside the shipped one (a column each)")
