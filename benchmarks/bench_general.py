@@ -4,7 +4,7 @@
     .bench/venv/bin/python benchmarks/bench_general.py run    # reads it with digitocr and the installed peers
     .venv/bin/python benchmarks/bench_general.py fit          # fit --from general (15 s) per display
     .venv/bin/python benchmarks/bench_general.py cost         # reading cost against tiny's
-    (`make bench-general` does both; `run` in .venv reads with digitocr alone)
+    (`run` in .venv reads with digitocr alone; `make bench-peers` makes .bench/venv)
 
 The evaluation set is drawn in ways the general model's training never uses: pages rendered by a real
 browser (Debian's `chromium`, headless screenshots), in the `fontpkg-*` families kept out of training

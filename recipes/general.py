@@ -8,7 +8,8 @@ It trains `strided` (tiny's layout with strided convolutions: reading cost about
 images/s of the widened `tiny` trained before, so both stages take about 50 minutes on two CPU cores) on six
 weighted synthetic streams:
 147 font families (`-ft general`) and the procedural segment/dot-matrix/pixel glyphs, drawn large and
-small with the screen effects of synth/effects.py, plus binarised "refined" crops and tiny text. Labels are
+small with the screen effects of synth/effects.py (a fifth of them slanted: fonts draw upright, HUDs often
+in italics), plus binarised "refined" crops and tiny text. Labels are
 numbers as screens show them (integers, decimals, thousands separators, signs, percentages, times,
 ratios, zero padding) with some random strings of the same characters. The fonts kept for evaluation
 (`-ft evaluation`) and the real crops in ../shared/real are never used. Then it writes the model

@@ -41,6 +41,7 @@ from digitocr.modelio import read_meta
 from digitocr.preprocess import Preprocess
 from digitocr.reader import Reader
 from digitocr.report import write_fit_report
+from digitocr.synth.families import FONT_SETS
 from digitocr.synth.fonts import (
     BANK_PREFIX,
     FontFile,
@@ -48,6 +49,7 @@ from digitocr.synth.fonts import (
     default_fonts,
     find_family,
     heldout_fonts,
+    installed_families,
     resolve_fonts,
 )
 from digitocr.synth.generate import TextImageGenerator
@@ -158,6 +160,20 @@ def synthetic_configs(style: BankStyle, charset: str, seed: int) -> dict[str, Ge
 
 SOURCE_WEIGHTS = {"bank (crop colours)": 0.3, "bank (thresholded)": 0.25, "bank (degraded)": 0.15,
                   "matched fonts": 0.15, "real crops": 0.15}
+# Continuing from a model (the general one): a share of screens like its training's (its font families, every
+# screen effect), so a fit does not unlearn what the display's few crops do not show, such as a point beside a
+# comma.
+REHEARSAL = "screens (general fonts)"
+REHEARSAL_WEIGHT = 0.15
+
+
+def rehearsal_config(charset: str, seed: int) -> GeneratorConfig:
+    """Generator options for the rehearsal stream: the general recipe's fonts and effects, both polarities."""
+    installed = installed_families()  # the fonts extra has the recipe's families; else the default set
+    fonts = ("general",) if all(family in installed for family in FONT_SETS["general"]) else ()
+    return GeneratorConfig(charset=charset, length=(1, 6), height=32, margins=(4, 2, 4, 2), fit=True,
+                           fonts=fonts, effects="all", light_on_dark=0.5, blur=(0.0, 1.0),
+                           jpeg_quality=(35, 95), padding=(0.0, 0.4), image_mode="L", seed=seed)
 
 
 def fit(samples_dir: Path | str, output_dir: Path | str, time_limit: float = 180.0,
@@ -167,9 +183,9 @@ def fit(samples_dir: Path | str, output_dir: Path | str, time_limit: float = 180
         start: Continuation | None = None, keep_suspicious: bool = False,
         started: float | None = None) -> FitResult:
     """Build the bank, match fonts, train on the styled stream, evaluate, write the report. Training
-    starts from random weights, or continues from `start` (a model such as the shipped general one, or an
-    earlier run). Random weights stay the default: given its time, that path read every display measured,
-    while 15 s from the general model still misreads some. Crops whose label looks wrong are left out
+    continues from `start` (a model such as the shipped general one, which `digitocr fit` starts from by
+    default, or an earlier run), rehearsing that model's kind of screens as it goes, or starts from random
+    weights (`start=None`: a `tiny` network, which needs minutes rather than seconds). Crops whose label looks wrong are left out
     (and named) unless `keep_suspicious`. The time limit counts from `started` (`time.monotonic()`; the
     CLI gives its command's start, so the limit is what the user waits), or from the call."""
     return _fit(Path(samples_dir), Path(output_dir), time_limit, charset, holdout, fonts, seed, overwrite,
@@ -223,6 +239,8 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
 
         preprocess = Preprocess()
         configs = synthetic_configs(bank.style, alphabet.chars, seed)
+        if start is not None and REHEARSAL_WEIGHT > 0:
+            configs[REHEARSAL] = rehearsal_config(alphabet.chars, seed)
         matched = [m.source for m in matches if not m.source.missing(alphabet.chars)][:MATCHED_FONTS]
         spec = training_data(configs, run_dir, matched, bank.crops)
         prepared = prepare_data(spec, alphabet, preprocess, seed)
@@ -292,9 +310,14 @@ def training_data(configs: dict[str, GeneratorConfig], run_dir: Path, matched: S
     the real crops, copied into the run (`crops/`)."""
     bank = f"{BANK_PREFIX}{(run_dir / 'bank').resolve()}"
     fonts = tuple(_font_spec(source) for source in matched)
-    streams = [SyntheticStream(name, replace(config, fonts=fonts if name == "matched fonts" else (bank,)).to_mapping(),
-                               SOURCE_WEIGHTS[name], 0.0 if name == "matched fonts" else STROKE_JITTER)
-               for name, config in configs.items()]
+    streams = []
+    for name, config in configs.items():
+        jitter = 0.0
+        if name == "matched fonts":
+            config = replace(config, fonts=fonts)
+        elif name != REHEARSAL:  # which keeps its own fonts
+            config, jitter = replace(config, fonts=(bank,)), STROKE_JITTER
+        streams.append(SyntheticStream(name, config.to_mapping(), SOURCE_WEIGHTS.get(name, REHEARSAL_WEIGHT), jitter))
     folder = (run_dir / "crops").resolve()
     names = [f"{index:04d}.png" for index in range(len(crops))]
     for name, crop in zip(names, crops):

@@ -15,8 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("samples", type=Path, help="folder of labelled crops (LABEL_anything.png or labels.tsv)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="run folder to write")
     parser.add_argument("--time-limit", type=positive, metavar="S",
-                        help="seconds for the whole command, training included (default 180; 15 from the general "
-                             "model; 45 continuing another fit)")
+                        help="seconds for the whole command, training included (default 15 from the general model; "
+                             "180 from scratch; 45 from another model or continuing another fit)")
     parser.add_argument("--charset", type=non_empty, default="0123456789", help="characters to read (default digits)")
     parser.add_argument("--holdout", type=Path, metavar="DIR", help="labelled crops to evaluate on")
     parser.add_argument("--font", action="append", default=[], metavar="FONT",
@@ -28,9 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--resume", type=Path, metavar="RUN",
                        help="continue an earlier fit (its model, crops and holdout) with SAMPLES added")
-    start.add_argument("--from", dest="start_from", metavar="MODEL",
-                       help="start from this model's weights instead of random ones; 'general' is the shipped "
-                            "general model")
+    start.add_argument("--from", dest="start_from", metavar="MODEL", default="general",
+                       help="the model whose weights training starts from: 'general' (default), the shipped general "
+                            "model; 'scratch', random weights (a `tiny` network); or a model folder")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,10 +49,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{progress.stage}: {progress.message}", file=sys.stderr)
 
-    from_general = args.start_from == "general"
-    start = (Continuation.of_run(args.resume) if args.resume else
-             Continuation(default_model_dir() if from_general else Path(args.start_from)) if args.start_from
-             else None)
+    from_general = args.start_from == "general" and not args.resume
+    start = (Continuation.of_run(args.resume) if args.resume else None if args.start_from == "scratch" else
+             Continuation(default_model_dir() if from_general else Path(args.start_from)))
     time_limit = args.time_limit or (180.0 if start is None else 15.0 if from_general else 45.0)
     result = fit(args.samples, args.output, time_limit=time_limit, charset=args.charset,
                  holdout=args.holdout, fonts=args.font, seed=args.seed, overwrite=args.overwrite,
