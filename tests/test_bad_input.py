@@ -192,6 +192,8 @@ REFUSED = [
     # item 7
     ("fit --holdout MISSING", nothing, ["fit", str(REAL / "seed-refined"), "-o", "o", "--holdout", "MISSING"],
      "MISSING"),
+    ("fit --from MISSING", nothing, ["fit", str(REAL / "seed-refined"), "-o", "o", "--from", "MISSING"],
+     "no model folder at MISSING"),
     ("fit --time-limit nan", nothing, ["fit", str(REAL / "seed-refined"), "-o", "o", "--time-limit", "nan"],
      "--time-limit"),
     ("fit --time-limit -5", nothing, ["fit", str(REAL / "seed-refined"), "-o", "o", "--time-limit", "-5"],

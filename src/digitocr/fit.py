@@ -209,6 +209,8 @@ def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, hold
         holdout = holdout or start.holdout
     if holdout is not None and not Path(holdout).is_dir():  # found out now, not after the training
         raise UserError(f"no holdout folder at {holdout}")
+    if start is not None and not (start.model_dir / "model.json").is_file():  # nor after the bank
+        raise UserError(f"no model folder at {start.model_dir} to start from (model.json is missing)")
     _check_labels(crops, alphabet)
     crops, split_off = _split_holdout(crops, holdout, rng)
     bank = build_bank(crops, name=f"bank:{samples_dir}")
