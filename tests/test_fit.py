@@ -88,16 +88,16 @@ def test_fit_on_the_games_refined_crops_reads_raw_crops_and_screenshot(tmp_path:
 
 
 def test_fit_from_the_general_model_reads_the_games_raw_crops(tmp_path: Path, capsys) -> None:
-    """The general model misreads the game's raw 151 (its flagged 1 as a 7); 15 s of fitting on the refined
-    crops mends it, keeps the general model's network, and rehearses its kind of screens as it goes."""
+    """By default fit starts from the general model, which misreads the game's raw 151 (its flagged 1 as a 7);
+    15 s of fitting on the refined crops mends it, keeps the general model's network, and rehearses its kind of
+    screens as it goes."""
     if not (REAL / "seed-refined").is_dir():
         pytest.skip(f"{REAL} is absent")
     from digitocr.fit import REHEARSAL
     from digitocr.pretrained import default_model_dir
 
     run = tmp_path / "run"
-    assert main(["fit", str(REAL / "seed-refined"), "-o", str(run), "--from", "general",
-                 "--holdout", str(REAL / "seed-raw")]) == 0
+    assert main(["fit", str(REAL / "seed-refined"), "-o", str(run), "--holdout", str(REAL / "seed-raw")]) == 0
     out = capsys.readouterr().out
     assert "Word Accuracy: 1.00" in out
     summary = json.loads((run / "fit.json").read_text())
