@@ -423,7 +423,7 @@ def fit_from_general(out: Path, styles: list[str], shots: int, json_path: Path |
             rows.append({"display": style, "wall_s": round(wall, 1), "fit_s": summary["seconds"],
                          "wa": summary["word_accuracy"], "ca": summary["character_accuracy"],
                          "before_wa": (summary.get("before") or {}).get("word_accuracy"),
-                         "holdout_crops": sum(1 for _ in holdout.iterdir())})
+                         "holdout_crops": sum(1 for path in holdout.iterdir() if path.name != "labels.tsv")})
             print(json.dumps(rows[-1]), flush=True)
     if json_path:
         json_path.write_text(json.dumps(rows, indent=2))
