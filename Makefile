@@ -38,7 +38,7 @@ DEMO_SYNTH_A := --label-length 1-5 -k 2 -rk -bl 1 -rbl --light-on-dark 0.5 --jpe
 DEMO_SYNTH_B := --label-length 1-5 -b 1 --threshold otsu -cs=0,3 --stretch 0.8-1.2 --padding 0-1
 demo: $(STAMP)
 	$(DIGITOCR) fit $(SEED)/seed-refined -o demo/game --holdout $(SEED)/seed-raw --overwrite
-	$(DIGITOCR) export demo/game/best
+	$(DIGITOCR) export --int8 demo/game/best
 	$(DIGITOCR) read --profile examples/seed-game.toml --model demo/game/best --backend onnx $(SEED)/seed-screens/test.png
 	$(DIGITOCR) profile check examples/seed-game.toml $(SEED)/seed-screens/test.png --model demo/game/best -o demo/check.png --overwrite
 	$(DIGITOCR) generate -c 500 --output_dir demo/heldout --overwrite -ft heldout -b 1 --light-on-dark 1 -bl 0.5 --label-length 1-5 -e png --seed 2024 --contact-sheet demo/heldout.png
@@ -70,7 +70,7 @@ $(BENCH_VENV)/.installed: pyproject.toml
 	touch $@
 bench-peers: $(BENCH_VENV)/.installed setup-system
 	$(BENCH_VENV)/bin/digitocr fit ../shared/real/seed-refined -o .bench/seed --time-limit 80 --overwrite
-	$(BENCH_VENV)/bin/digitocr export .bench/seed/best
+	$(BENCH_VENV)/bin/digitocr export --int8 .bench/seed/best
 	$(BENCH_VENV)/bin/python benchmarks/bench_peers.py --model .bench/seed/best \
 		--general-model src/digitocr/pretrained/general --json .bench/peers.json
 

@@ -9,7 +9,9 @@ crops and the two readouts cut from the screenshot), and synthetic crops drawn w
 that array (peers: as RGB, the way their own loaders hand it over) and the digits as its allow-list. Per
 engine and set: Character Accuracy (%), Word Accuracy; over all crops: single-crop latency (median, p90;
 one call per crop after a warm-up) and batched crops/s (the engine's batch call where it has one, else one
-call after another; digitocr's on ONNX Runtime runs one thread per core). Engines that are not installed are left out and said so.
+call after another; digitocr's on ONNX Runtime runs one thread per core). digitocr reads three ways: ONNX
+Runtime with the 8-bit graph (`digitocr export --int8`) and with the float graph, and torch. Engines that are
+not installed are left out and said so.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -74,10 +78,24 @@ def digitocr_engine(model: str, backend: str) -> Engine:
     """One crop at a time on one thread; on ONNX Runtime, batches on every core (`threads`), as a batch reader
     is meant to run (torch's thread count is the whole process's: OMP_NUM_THREADS decides it)."""
     reader = Reader(model, backend=backend, format="int")
-    batch_reader = Reader(model, backend=backend, format="int", threads=os.cpu_count()) if backend == "onnx" \
-        else reader
+    batch_reader = reader if backend == "torch" else Reader(model, backend=backend, format="int",
+                                                            threads=os.cpu_count())
     return Engine(f"digitocr ({backend})", lambda crop: reader.read(crop).text,
                   lambda crops: [reading.text for reading in batch_reader.read_batch(crops)])
+
+
+def with_int8(model: str, scratch: Path) -> str:
+    """The model folder when it has its 8-bit graph, else a copy of it given one (the shipped general model
+    has none: the package stays under 3 MB)."""
+    meta = json.loads((Path(model) / "model.json").read_text(encoding="utf-8"))
+    if "int8" in meta.get("onnx", {}):
+        return model
+    from digitocr.quantize import export_int8
+
+    copy = scratch / Path(model).name
+    shutil.copytree(model, copy, dirs_exist_ok=True)
+    export_int8(copy)
+    return str(copy)
 
 
 def easyocr_engine() -> Engine:
@@ -147,7 +165,7 @@ def measure(engine: Engine, crops: Sequence[np.ndarray], latency_crops: int) -> 
             "p90_ms": float(np.percentile(latencies, 90)) * 1e3, "crops_per_s": batched}
 
 
-def profile_read_ms(model: str, repeats: int = 300) -> float:
+def profile_read_ms(model: str, backend: str, repeats: int = 300) -> float:
     """Median time of `read_screen` on the screenshot with three regions (speed, rpm, speed again as ratios),
     the frame already decoded, by a reader with a thread per core (the regions' two network calls, one per
     crop width, then run side by side)."""
@@ -160,7 +178,7 @@ def profile_read_ms(model: str, repeats: int = 300) -> float:
         "rpm": {"box": regions["regions"]["rpm"]["box"], "format": "int", "range": [0, 9000]},
         "speed_ratios": {"ratios": [speed[0] / width, speed[1] / height, speed[2] / width, speed[3] / height],
                          "format": "int"}}})
-    reader = Reader(model, backend="onnx", threads=os.cpu_count())
+    reader = Reader(model, backend=backend, threads=os.cpu_count())
     reader.read_screen(frame, profile)
     times = []
     for _ in range(repeats):
@@ -176,17 +194,21 @@ def main() -> None:
     parser.add_argument("--general-model", help="digitocr model for the synthetic set (default: --model)")
     parser.add_argument("--synthetic", type=int, default=300, help="synthetic crops (300)")
     parser.add_argument("--latency-crops", type=int, default=100, help="crops timed one by one (100)")
-    parser.add_argument("--engines", default="digitocr-onnx,digitocr-torch,easyocr,rapidocr,tesseract",
+    parser.add_argument("--engines",
+                        default="digitocr-onnx-int8,digitocr-onnx,digitocr-torch,easyocr,rapidocr,tesseract",
                         help="which engines to run, comma-separated (default: all)")
     parser.add_argument("--json", type=Path, help="write every figure and reading here")
     args = parser.parse_args()
 
     sets = {"game (real)": real_crops(), "held-out fonts": synthetic_crops(args.synthetic)}
+    scratch = Path(tempfile.mkdtemp(prefix="bench-peers-"))
     factories: list[tuple[str, Callable[[], Engine]]] = [
+        ("digitocr-onnx-int8", lambda: digitocr_engine(args.model, "onnx-int8")),
         ("digitocr-onnx", lambda: digitocr_engine(args.model, "onnx")),
         ("digitocr-torch", lambda: digitocr_engine(args.model, "torch")),
         ("easyocr", easyocr_engine), ("rapidocr", rapidocr_engine), ("tesseract", tesseract_engine)]
-    general = {"digitocr-onnx": lambda: digitocr_engine(args.general_model, "onnx"),
+    general = {"digitocr-onnx-int8": lambda: digitocr_engine(with_int8(args.general_model, scratch), "onnx-int8"),
+               "digitocr-onnx": lambda: digitocr_engine(args.general_model, "onnx"),
                "digitocr-torch": lambda: digitocr_engine(args.general_model, "torch")}
     results: dict[str, dict] = {}
     for key, factory in factories:
@@ -210,22 +232,25 @@ def main() -> None:
         row.update({k: v for k, v in measure(engine, all_crops, args.latency_crops).items() if k != "texts"})
         results[key] = row
         print(f"{key}: done", flush=True)
-    if "digitocr-onnx" in results:
-        results["digitocr-onnx"]["profile_read_3_regions_ms"] = profile_read_ms(args.model)
+    for key in ("digitocr-onnx-int8", "digitocr-onnx"):
+        if key in results:
+            results[key]["profile_read_3_regions_ms"] = profile_read_ms(args.model, key.removeprefix("digitocr-"))
 
     print(f"\n{sum(len(s) for s in sets.values())} crops: " + ", ".join(f"{len(s)} {n}" for n, s in sets.items()))
-    base = results.get("digitocr-onnx", {}).get("median_ms")
+    base_key = next((key for key in ("digitocr-onnx-int8", "digitocr-onnx") if key in results), None)
+    base = results[base_key]["median_ms"] if base_key else None
     header = "| engine | game CA | game WA | held-out CA | held-out WA | single median ms | p90 ms | batched crops/s |"
-    print(header + (" digitocr-onnx is x faster |" if base else ""))
+    print(header + (f" {base_key} is x faster |" if base else ""))
     print("|" + " --- |" * (8 + bool(base)))
     for row in results.values():
         game, held = row["game (real)"], row["held-out fonts"]
         speedup = f" {row['median_ms'] / base:.0f}x |" if base else ""
         print(f"| {row['engine']} | {game['CA']:.2f} | {game['WA']:.2f} | {held['CA']:.2f} | {held['WA']:.2f} | "
               f"{row['median_ms']:.3f} | {row['p90_ms']:.3f} | {row['crops_per_s']:.0f} |{speedup}")
-    if "digitocr-onnx" in results:
-        print(f"\nprofile read of 3 regions on the decoded 1942x1042 screenshot (ONNX): "
-              f"{results['digitocr-onnx']['profile_read_3_regions_ms']:.3f} ms median")
+    for key in ("digitocr-onnx-int8", "digitocr-onnx"):
+        if key in results:
+            print(f"\nprofile read of 3 regions on the decoded 1942x1042 screenshot ({key}): "
+                  f"{results[key]['profile_read_3_regions_ms']:.3f} ms median")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -35,7 +35,7 @@ from digitocr.pretrained import default_model_dir
 from digitocr.profile import Profile, Region, crop_regions
 
 Box = tuple[int, int, int, int]
-BACKENDS = ("auto", "onnx", "torch")
+BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
 WEIGHTS_FILE = "model.safetensors"  # as digitocr.modelio writes it (that module imports torch)
 
 
@@ -88,30 +88,29 @@ class OnnxBackend:
     name = "onnx"
     largest_batch = 16  # 8 to 16 crops per call read 15-25% faster per crop than 128 (activations fit the caches)
 
-    def __init__(self, folder: Path, meta: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, meta: dict[str, Any], int8: bool = False) -> None:
         import onnxruntime
         from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
-        entry = meta.get("onnx")
-        if not isinstance(entry, dict) or entry.get("weights_sha256") != weights_digest(folder):
-            raise UserError(f"{folder / 'model.onnx'} was not made from this folder's weights (trained again "
-                            f"since?): run `digitocr export {folder}`")
+        entry = read_onnx_entry(folder, meta)
+        self.name = "onnx-int8" if int8 else "onnx"
+        graph = entry["int8"]["file"] if int8 else entry["file"]
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.inter_op_num_threads = 1
         options.intra_op_num_threads = 1  # a tiny network's operators are too small to share: the reader runs
         # `threads` calls at once instead
         try:
-            self._session = onnxruntime.InferenceSession(str(folder / entry["file"]), options,
+            self._session = onnxruntime.InferenceSession(str(folder / graph), options,
                                                          providers=["CPUExecutionProvider"])
         except (ort_errors.InvalidProtobuf, ort_errors.Fail, ort_errors.NoSuchFile, ort_errors.InvalidGraph,
                 ort_errors.NotImplemented) as error:
-            raise UserError(f"cannot load {folder / entry['file']}: {str(error).splitlines()[0]}") from None
+            raise UserError(f"cannot load {folder / graph}: {str(error).splitlines()[0]}") from None
         height = self._session.get_inputs()[0].shape[2]
         height = height if isinstance(height, int) else int(meta.get("input_height", 32))
         probe = self._session.run(None, {"images": np.ones((1, 1, height, 4 * height), np.float32)})[0]
         if not np.isfinite(probe).all():  # weights made NaN or infinite after export
-            raise UserError(f"{folder / entry['file']} computes non-finite numbers (NaN or infinite weights): "
+            raise UserError(f"{folder / graph} computes non-finite numbers (NaN or infinite weights): "
                             f"run `digitocr export {folder}` again from good weights")
         self._stride = int(entry["time_stride"])
         self._offset = int(entry["time_offset"])
@@ -151,6 +150,15 @@ class TorchBackend:
         return log_probs.numpy(), lengths.numpy()
 
 
+def read_onnx_entry(folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """model.json's `onnx` entry, checked to come from the folder's present weights."""
+    entry = meta.get("onnx")
+    if not isinstance(entry, dict) or entry.get("weights_sha256") != weights_digest(folder):
+        raise UserError(f"{folder / 'model.onnx'} was not made from this folder's weights (trained again "
+                        f"since?): run `digitocr export {folder}`")
+    return entry
+
+
 def weights_digest(folder: Path) -> str:
     """SHA-256 of a model folder's weights: model.json's `onnx` entry names the weights its graph came from."""
     return hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
@@ -160,9 +168,10 @@ class Reader:
     """Reads crops (or the regions of a screen) with a model folder.
 
     `backend="auto"` takes ONNX Runtime when the folder has model.onnx and onnxruntime is installed (no torch
-    is imported then), torch otherwise. `format`, `value_range` and `min_confidence` are the defaults for
-    every read; a profile's regions and `read`'s arguments override them. Up to `batch_size` crops of one
-    width go through the network at once (16 at most on ONNX Runtime, whose small calls keep activations
+    is imported then), torch otherwise; `"onnx-int8"` reads with the 8-bit graph of `digitocr export --int8`
+    (faster, and a few readings differ from torch's). `format`, `value_range` and `min_confidence` are the
+    defaults for every read; a profile's regions and `read`'s arguments override them. Up to `batch_size`
+    crops of one width go through the network at once (16 at most on ONNX Runtime, whose small calls keep activations
     in the CPU's caches); `threads` is torch's thread count, or how many ONNX Runtime calls run at once
     (give the CPU count for large batches; one call at a time by default).
     """
@@ -178,14 +187,14 @@ class Reader:
         self.preprocess = Preprocess.from_mapping(self.meta["preprocess"])
         self.batch_size = batch_size
         self.threads = threads
-        self.backend = _choose_backend(backend, self.model_dir)
-        self._backend: Backend = (OnnxBackend(self.model_dir, self.meta) if self.backend == "onnx"
-                                  else TorchBackend(self.model_dir, threads))
+        self.backend = _choose_backend(backend, self.model_dir, self.meta)
+        self._backend: Backend = (TorchBackend(self.model_dir, threads) if self.backend == "torch"
+                                  else OnnxBackend(self.model_dir, self.meta, int8=self.backend == "onnx-int8"))
         self.checks = self._checks(format, value_range, min_confidence, f"model {self.model_dir}")
         # ONNX Runtime runs `threads` network calls at once (each on one thread: faster than splitting a small
         # network's operators, measured in benchmarks/bench_read.py); torch splits each call itself.
         self._pool = (ThreadPoolExecutor(threads, thread_name_prefix="digitocr-reader")
-                      if self.backend == "onnx" and threads is not None and threads > 1 else None)
+                      if self.backend != "torch" and threads is not None and threads > 1 else None)
         self._others: dict[str, Reader] = {}
 
     def _checks(self, format: str | None, value_range: tuple[float, float] | None, min_confidence: float | None,
@@ -377,10 +386,14 @@ def _read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
-def _choose_backend(backend: str, folder: Path) -> str:
+def _choose_backend(backend: str, folder: Path, meta: dict[str, Any]) -> str:
     has_onnx = (folder / "model.onnx").is_file()
-    if backend == "onnx" and not has_onnx:
+    if backend in ("onnx", "onnx-int8") and not has_onnx:
         raise UserError(f"{folder} has no model.onnx: run `digitocr export {folder}`")
+    entry = meta.get("onnx")
+    int8 = entry.get("int8") if isinstance(entry, dict) else None
+    if backend == "onnx-int8" and not (isinstance(int8, dict) and isinstance(int8.get("file"), str)):
+        raise UserError(f"{folder} has no 8-bit graph: run `digitocr export --int8 {folder}`")
     if backend != "auto":
         return backend
     if has_onnx:

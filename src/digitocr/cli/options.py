@@ -8,6 +8,15 @@ import math
 from collections.abc import Callable
 from typing import NoReturn
 
+READER_BACKENDS = ("auto", "onnx", "onnx-int8", "torch")  # digitocr.reader.BACKENDS (that module loads numpy)
+
+
+def add_backend_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """`--backend`, as every reading command takes it."""
+    parser.add_argument("--backend", default="auto", choices=READER_BACKENDS,
+                        help="auto: model.onnx on ONNX Runtime when the folder has it, else torch; onnx-int8: the "
+                             "8-bit graph of `digitocr export --int8` (faster; a few readings differ)")
+
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse's parser with each mistake on one line, `digitocr read: error: argument --range: ...`, like

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from digitocr.cli.options import add_backend_option
+
 HELP = "check a screen profile (TOML) on a screenshot: regions, crops and readings in one picture"
 
 
@@ -14,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("screenshot", metavar="SCREENSHOT")
     check.add_argument("-o", "--output", metavar="PNG", help="write the check picture here")
     check.add_argument("--model", help="model folder (default: the profile's)")
-    check.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
+    add_backend_option(check)
     check.add_argument("--overwrite", action="store_true", help="replace an existing -o picture")
     check.add_argument("--no-read", action="store_true", help="only draw the regions and their crops")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from digitocr.cli.options import box, non_empty, positive_int, probability, value_range
+from digitocr.cli.options import add_backend_option, box, non_empty, positive_int, probability, value_range
 
 HELP = "read the number in each image (or each region of a screen profile) with a trained model"
 
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--range", type=value_range, metavar="LOW,HIGH", help="plausible values, e.g. 0,400")
     parser.add_argument("--min-confidence", type=probability, default=0.5, metavar="P",
                         help="readings below this are low_confidence (0.5)")
-    parser.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
+    add_backend_option(parser)
     parser.add_argument("--json", action="store_true", help="JSON: every reading with value, status, reason")
     parser.add_argument("--threads", type=positive_int, help="inference threads")
 

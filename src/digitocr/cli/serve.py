@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default=os.environ.get("DIGITOCR_TOKEN"),
                         help="bearer token clients must send (default: $DIGITOCR_TOKEN)")
     parser.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without a token")
-    parser.add_argument("--backend", default=defaults.backend, help="reader backend: auto, onnx or torch")
+    parser.add_argument("--backend", default=defaults.backend, help="reader backend: auto, onnx, onnx-int8 or torch")
     parser.add_argument("--threads", type=positive_int, default=defaults.threads, help="inference threads per worker")
     parser.add_argument("--max-batch", type=positive_int, default=defaults.max_batch,
                         help="most requests read at once")

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from digitocr.cli.capture import add_source_arguments, announce_changes, report_unreadable, stop_on_ctrl_c
-from digitocr.cli.options import non_negative_int, positive, positive_int, probability
+from digitocr.cli.options import add_backend_option, non_negative_int, positive, positive_int, probability
 
 HELP = "read a profile's regions live (screen, window) or through a video, with checks over time"
 
@@ -16,7 +16,7 @@ HELP = "read a profile's regions live (screen, window) or through a video, with 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
     parser.add_argument("--model", help="model folder (default: the profile's, else the shipped model)")
-    parser.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
+    add_backend_option(parser)
     parser.add_argument("--threads", type=positive_int, default=1, help="inference threads (default 1)")
     parser.add_argument("--hz", type=positive, help="live sources: frames per second (default 30)")
     parser.add_argument("--jsonl", metavar="FILE|-", help="one JSON object per frame ('-': standard output)")
