@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 
 # The main job, end to end on the game's real data (../shared/real, read in place):
 # 1. fit the shipped general model to the game's display from its 6 refined crops in 15 s (checked on the 2 raw
-#    crops), export it to ONNX,
+#    crops), export it to ONNX (with its 8-bit copy),
 #    and read the real screenshot's speed and RPM through a screen profile, as checked numbers, without torch;
 # 2. train `tiny` on synthetic digits from the default fonts (at most 3 minutes) and evaluate it on 500 crops
 #    drawn with held-out fonts in a style training never sees (light on a plain dark ground).

@@ -139,9 +139,11 @@ def _crop_to_ink(gray: np.ndarray, rows: np.ndarray, cols: np.ndarray, histogram
     top, bottom = _mass_span(row_ink)
     left, right = _mass_span(column_ink)
     reach = max(1, round(GROWTH * (bottom - top)))
-    # Faint ink: darker than halfway from Otsu's threshold to the background. An anti-aliased comma tail on
-    # 11-pixel text is a pixel or two just above the threshold, and without it the comma reads as a point.
-    faint_rows, faint_columns = (profile.tolist() for profile in _dark_profiles(gray, threshold + (level - threshold + 3) // 4))
+    # Faint ink: darker than a quarter of the way from Otsu's threshold to the background. An anti-aliased
+    # comma's tail on 11-pixel text is a pixel or two just lighter than the threshold, and without it the
+    # comma reads as a point; a glow or JPEG's ringing lies further out, nearer the background.
+    faint = _dark_profiles(gray, threshold + (level - threshold + 3) // 4)
+    faint_rows, faint_columns = faint[0].tolist(), faint[1].tolist()
     top, bottom = _grown(faint_rows, top, bottom, reach)
     left, right = _grown(faint_columns, left, right, reach)
     pad = max(1, round(margin * (bottom - top)))

@@ -171,9 +171,9 @@ class Reader:
     is imported then), torch otherwise; `"onnx-int8"` reads with the 8-bit graph of `digitocr export --int8`
     (faster, and a few readings differ from torch's). `format`, `value_range` and `min_confidence` are the
     defaults for every read; a profile's regions and `read`'s arguments override them. Up to `batch_size`
-    crops of one width go through the network at once (16 at most on ONNX Runtime, whose small calls keep activations
-    in the CPU's caches); `threads` is torch's thread count, or how many ONNX Runtime calls run at once
-    (give the CPU count for large batches; one call at a time by default).
+    crops of one width go through the network at once (16 at most on ONNX Runtime, whose small calls keep
+    activations in the CPU's caches); `threads` is torch's thread count, or how many ONNX Runtime calls run
+    at once (give the CPU count for large batches; one call at a time by default).
     """
 
     def __init__(self, model: str | Path | None = None, *, backend: str = "auto", threads: int | None = None,

@@ -1,4 +1,4 @@
-"""`digitocr export`: write model.onnx (and model.int8.onnx) into model folders: reading needs ONNX Runtime, no torch."""
+"""`digitocr export`: model.onnx (and model.int8.onnx) in model folders, so reading needs ONNX Runtime, no torch."""
 
 from __future__ import annotations
 
