@@ -49,7 +49,7 @@ demo: $(STAMP)
 	@echo "synthetic model: demo/tiny/best  log: demo/tiny/log.csv  curves: demo/tiny/curves.png  held-out grid: demo/heldout-grid.png"
 
 # The shipped general model (src/digitocr/pretrained/general) from recipes/general.py: synthetic data only,
-# fixed seeds, two stages, about 50 min on 2 CPU cores (1.28 M crops, 414-436/s); CUDA is used when present.
+# fixed seeds, two stages, about 51 min on 2 CPU cores (1.28 M crops, 394-436/s); CUDA is used when present.
 .PHONY: pretrained
 pretrained: $(STAMP)
 	$(PIP) install -q -e '.[train,fonts]'
