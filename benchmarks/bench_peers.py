@@ -17,6 +17,7 @@ not installed are left out and said so.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -201,7 +202,8 @@ def main() -> None:
     args = parser.parse_args()
 
     sets = {"game (real)": real_crops(), "held-out fonts": synthetic_crops(args.synthetic)}
-    scratch = Path(tempfile.mkdtemp(prefix="bench-peers-"))
+    scratch = Path(tempfile.mkdtemp(prefix="bench-peers-"))  # an 8-bit copy of the general model, when needed
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     factories: list[tuple[str, Callable[[], Engine]]] = [
         ("digitocr-onnx-int8", lambda: digitocr_engine(args.model, "onnx-int8")),
         ("digitocr-onnx", lambda: digitocr_engine(args.model, "onnx")),
