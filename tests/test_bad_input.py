@@ -293,6 +293,15 @@ def test_read_refuses_an_onnx_graph_with_nan_weights(here: Path, capsys: pytest.
     assert snapshot(here) == before
 
 
+def test_reading_with_no_8_bit_graph_names_the_export(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--backend onnx-int8` on a folder exported without `--int8`: one line that says how to make the graph."""
+    assert run_cli(["export", "model"], capsys)[0] == 0
+    before = snapshot(here)
+    code, _, err = run_cli(["read", "--model", "model", "--backend", "onnx-int8", "data/12_0.png"], capsys)
+    assert_one_line_error(code, err, "read", "export --int8")
+    assert snapshot(here) == before
+
+
 @pytest.mark.skipif(not (REAL / "seed-refined").is_dir(), reason="the real crops are absent")
 def test_mislabelled_crops_are_named_and_left_out(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Item 8: a crop labelled 16 that shows 36 (the same piece count) is named and left out by glyphs and by
