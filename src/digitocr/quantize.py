@@ -95,7 +95,7 @@ def reading_agreement(graphs: Sequence[Any], charset: Charset, crops: Sequence[n
     """The share of crops that two ONNX Runtime sessions read as the same text (best path)."""
     same = 0
     for crop in crops:
-        texts = {decode_best_paths(graph.run(None, {"images": crop[None, None]})[0],
-                                   np.array([10 ** 6]), charset)[0].text for graph in graphs}
+        outputs = [graph.run(None, {"images": crop[None, None]})[0] for graph in graphs]
+        texts = {decode_best_paths(log_probs, np.array([len(log_probs)]), charset)[0].text for log_probs in outputs}
         same += len(texts) == 1
     return same / len(crops)
