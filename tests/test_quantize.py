@@ -45,6 +45,17 @@ def test_export_is_reproducible_and_records_the_agreement(int8_model: Path, gene
     assert entry["file"] == INT8_FILE and quantize.MIN_AGREEMENT <= entry["agreement"] <= 1
 
 
+def test_activations_stay_in_8_bits_from_the_first_convolution_to_the_last(int8_model: Path) -> None:
+    # each ReLU is folded into its convolution's output range: no float round trip between convolutions
+    import onnx
+
+    nodes = onnx.load(str(int8_model / INT8_FILE)).graph.node
+    kinds = [node.op_type for node in nodes]
+    convolutions = [i for i, kind in enumerate(kinds) if kind == "QLinearConv"]
+    assert len(convolutions) >= 4 and "Relu" not in kinds
+    assert kinds[convolutions[0]:convolutions[-1] + 1] == ["QLinearConv"] * len(convolutions)
+
+
 def test_the_8_bit_graph_reads_as_the_float_graph_without_torch(int8_model: Path) -> None:
     rng = np.random.default_rng(5)
     crops = [draw_digits(str(int(rng.integers(0, 10 ** int(rng.integers(1, 7))))), light_on_dark=bool(i % 2))
