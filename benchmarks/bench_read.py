@@ -2,7 +2,7 @@
 are decoded to arrays first): single-crop median and 90th percentile, batched crops/s, and a whole-frame
 profile read of three regions of the seed screenshot.
 
-    .venv/bin/python benchmarks/bench_read.py [--model FOLDER] [--backend onnx|torch] [--threads 1 2]
+    .venv/bin/python benchmarks/bench_read.py [--model FOLDER] [--backend onnx|onnx-int8|torch] [--threads 1 2]
 
 The model defaults to the shipped general one; the backend to ONNX Runtime when the folder has model.onnx
 (torch is then never imported). Each figure is the median of --repeats rounds, the thread counts taking
@@ -21,7 +21,7 @@ import numpy as np
 
 from digitocr.images import open_image
 from digitocr.profile import Profile, profile_from_mapping
-from digitocr.reader import Reader
+from digitocr.reader import BACKENDS, Reader, read_onnx_entry
 from digitocr.synth.generate import TextImageGenerator, parse_generator_args
 
 SEED_SCREEN = Path(__file__).resolve().parents[2] / "shared" / "real" / "seed-screens" / "test.png"
@@ -50,15 +50,16 @@ def single_latencies(reader: Reader, crops: list[np.ndarray]) -> list[float]:
 
 def stage_costs(reader: Reader, crops: list[np.ndarray]) -> dict[str, float]:
     """Where one crop's read goes, each stage timed alone and hot (the same stage crop after crop), median
-    seconds: preprocessing, the network call (its own ONNX Runtime session on model.onnx, one thread), the
+    seconds: preprocessing, the network call (its own ONNX Runtime session on the reader's graph, one thread), the
     network with decoding (`read_preprocessed`), and the whole read. In a read the stages run one after
     another and each finds the caches holding the others' data, so the whole costs more than its parts."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(reader.model_dir / "model.onnx"), options,
-                                           providers=["CPUExecutionProvider"])
+    entry = read_onnx_entry(reader.model_dir, reader.meta)
+    graph = entry["int8"]["file"] if reader.backend == "onnx-int8" else entry["file"]
+    session = onnxruntime.InferenceSession(str(reader.model_dir / graph), options, providers=["CPUExecutionProvider"])
     preprocessed = [reader.preprocess(crop) for crop in crops]
     stages = {"preprocessing": (reader.preprocess, crops),
               "network": (lambda crop: session.run(None, {"images": crop[None, None]}), preprocessed),
@@ -88,7 +89,7 @@ def screen_latency(reader: Reader, frame: np.ndarray, profile: Profile, rounds: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder (default: the shipped general model)")
-    parser.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
+    parser.add_argument("--backend", default="auto", choices=BACKENDS)
     parser.add_argument("--threads", type=int, nargs="+",
                         help="thread counts to time batched reading with (default: 1 .. CPU count)")
     parser.add_argument("--crops", type=int, default=2000)
@@ -123,7 +124,7 @@ def main() -> None:
     print(f"batched, 1 thread, already preprocessed (network and decoding): {statistics.median(network):.0f} crops/s")
     print(f"single crop: median {statistics.median(latencies) * 1000:.3f} ms, "
           f"90th percentile {np.percentile(latencies, 90) * 1000:.3f} ms")
-    if single.backend == "onnx":
+    if single.backend != "torch":
         costs = stage_costs(single, crops[:300])
         print("one read's stages, each timed alone (medians): "
               + ", ".join(f"{name} {seconds * 1e6:.0f} us" for name, seconds in costs.items()))
