@@ -104,6 +104,9 @@ def test_squared_designs_are_told_apart_whichever_a_face_picks() -> None:
     assert len(ones) >= 8  # the design, weight and width change per rendering
     flagged = squared_on_grid(SQUARED["1"][1])
     assert flagged[0, 1] and not flagged[1:, 1].any()  # a flag at the top left, not a 7's diagonal
+    hooked = [squared_on_grid(strokes) for strokes in SQUARED["1"] if strokes[0][0] == (0, 0) and len(strokes[0]) > 3]
+    assert hooked and all(grid[0, 0] and not grid[0, 2] and grid[1:, 2].all() for grid in hooked)  # the game's 1:
+    # a hook whose tip stands above the stem's top
 
 
 def test_led_designs_mix_font_designs_and_squared_ones() -> None:
