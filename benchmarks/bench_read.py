@@ -21,7 +21,7 @@ import numpy as np
 
 from digitocr.images import open_image
 from digitocr.profile import Profile, profile_from_mapping
-from digitocr.reader import BACKENDS, Reader, read_onnx_entry
+from digitocr.reader import BACKENDS, Reader, onnx_graph_file, read_onnx_entry
 from digitocr.synth.generate import TextImageGenerator, parse_generator_args
 
 SEED_SCREEN = Path(__file__).resolve().parents[2] / "shared" / "real" / "seed-screens" / "test.png"
@@ -57,8 +57,7 @@ def stage_costs(reader: Reader, crops: list[np.ndarray]) -> dict[str, float]:
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
-    entry = read_onnx_entry(reader.model_dir, reader.meta)
-    graph = entry["int8"]["file"] if reader.backend == "onnx-int8" else entry["file"]
+    graph = onnx_graph_file(read_onnx_entry(reader.model_dir, reader.meta), reader.backend == "onnx-int8")
     session = onnxruntime.InferenceSession(str(reader.model_dir / graph), options, providers=["CPUExecutionProvider"])
     preprocessed = [reader.preprocess(crop) for crop in crops]
     stages = {"preprocessing": (reader.preprocess, crops),

@@ -94,7 +94,7 @@ class OnnxBackend:
 
         entry = read_onnx_entry(folder, meta)
         self.name = "onnx-int8" if int8 else "onnx"
-        graph = entry["int8"]["file"] if int8 else entry["file"]
+        graph = onnx_graph_file(entry, int8)
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.inter_op_num_threads = 1
@@ -157,6 +157,11 @@ def read_onnx_entry(folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
         raise UserError(f"{folder / 'model.onnx'} was not made from this folder's weights (trained again "
                         f"since?): run `digitocr export {folder}`")
     return entry
+
+
+def onnx_graph_file(entry: dict[str, Any], int8: bool) -> str:
+    """The graph an `onnx` entry names: model.onnx, or with `int8` the 8-bit copy of `export --int8`."""
+    return entry["int8"]["file"] if int8 else entry["file"]
 
 
 def weights_digest(folder: Path) -> str:
