@@ -8,6 +8,7 @@ speedometer read as "1S1" or "15.1" comes back as "151" when the network gave th
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,72 +155,91 @@ class Decoded:
     alternative_confidence: float = 0.0
 
 
-def _path_masses(flat: np.ndarray, frames: np.ndarray, path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each frame of a (T, B) path (-1 past an item's end): the probability of the symbols it may hold
-    without changing the path's text, and where those symbols lie in `flat` (the (T, B, C) probabilities
-    flattened; `frames` the offsets of each frame's row): (3, T, B), the path's own, then up to two more
-    (-1: none).
+NO_SYMBOL, PAST_THE_END = 0, 1  # the two columns after the classes in `decode_best_paths`' table: 0.0 and 1.0
+
+
+@functools.lru_cache(maxsize=64)
+def _row_offsets(steps: int, batch: int, width: int) -> np.ndarray:
+    """Where each (frame, item) row of a (steps, batch, width) table starts in the flattened table."""
+    offsets = np.arange(0, steps * batch * width, width).reshape(steps, batch)
+    offsets.setflags(write=False)
+    return offsets
+
+
+def _path_symbols(padded: np.ndarray, classes: int) -> np.ndarray:
+    """For each frame of a path (padded with a -1 frame before and after; -1 also past an item's end): the
+    symbols it may hold without changing the path's text, (3, T, B): the path's own, then up to two more,
+    each absent one given as the class that follows the last (`classes + NO_SYMBOL`).
 
     A frame may hold its own symbol; a character at the edge of a run of two or more may also be the blank or
     the differing neighbour; a blank may be a neighbouring character (unless it is the only blank between two
-    equal characters). The product of these masses over the frames is the text's probability up to paths
-    that change two neighbouring frames at once: the best path alone undercounts it by far whenever a frame
-    is torn between a digit and the blank beside it."""
-    none = np.full((1, path.shape[1]), -1)
-    previous = np.concatenate((none, path[:-1]))
-    following = np.concatenate((path[1:], none))
+    equal characters). The product of these symbols' probabilities over the frames is the text's probability
+    up to paths that change two neighbouring frames at once: the best path alone undercounts it by far
+    whenever a frame is torn between a digit and the blank beside it."""
+    previous, path, following = padded[:-2], padded[1:-1], padded[2:]
+    none = classes + NO_SYMBOL
     same_as_previous = previous == path
     previous_char, following_char = previous > 0, following > 0
     edge = (path > 0) & (same_as_previous ^ (following == path))
     blank_may_switch = ((path == BLANK) & (previous_char | following_char)
                         & ~((previous == following) & previous_char))
     other = np.where(same_as_previous, following, previous)
-    symbols = np.stack((path,
-                        np.where(edge, BLANK, np.where(blank_may_switch & previous_char, previous, -1)),
-                        np.where(edge & (other > 0), other,
-                                 np.where(blank_may_switch & following_char & (following != previous), following,
-                                          -1))))
-    held = symbols >= 0
-    values = np.where(held, flat[frames + symbols], 0.0)
-    masses = values[0] + values[1] + values[2]
-    return np.minimum(np.where(held[0], masses, 1.0), 1.0), np.where(held, frames + symbols, -1)
+    symbols = np.empty((3, *path.shape), dtype=np.intp)
+    symbols[0] = path
+    symbols[1] = np.where(edge, BLANK, np.where(blank_may_switch & previous_char, previous, none))
+    symbols[2] = np.where(edge & (other > 0), other,
+                          np.where(blank_may_switch & following_char & (following != previous), following, none))
+    return symbols
 
 
 def decode_best_paths(log_probs: np.ndarray, lengths: np.ndarray, charset: Charset) -> list[Decoded]:
     """Best-path decoding of a (T, B, C) batch, all items at once: each item's text, the text's probability
-    (see `_path_masses`), each character's probability (the highest of the frames that emit it), and the
+    (see `_path_symbols`), each character's probability (the highest of the frames that emit it), and the
     runner-up: the text with one frame switched to the likeliest symbol that changes the text, at the frame
     where that symbol comes closest (its probability: the text's, with that frame's mass replaced)."""
     steps, batch, classes = log_probs.shape
-    probabilities = np.exp(log_probs)
-    flat = probabilities.reshape(-1)
-    frames = np.arange(0, steps * batch * classes, classes).reshape(steps, batch)
-    best = probabilities.argmax(axis=2)
-    frame_probabilities = flat[frames + best]
-    outside = np.arange(steps)[:, None] >= np.asarray(lengths)[None, :]
-    if outside.any():
-        best[outside] = -1
-        frame_probabilities[outside] = 1.0
-    masses, allowed = _path_masses(flat, frames, best)
+    # The probabilities, with two more columns (0.0 for an absent symbol, 1.0 for a frame past an item's
+    # end), looked up in one flat gather: each numpy call costs a microsecond on arrays this small.
+    table = np.empty((steps, batch, classes + 2), dtype=np.float32)
+    probabilities = table[:, :, :classes]
+    np.exp(log_probs, out=probabilities)
+    table[:, :, classes + NO_SYMBOL] = 0.0
+    table[:, :, classes + PAST_THE_END] = 1.0
+    padded = np.full((steps + 2, batch), -1, dtype=np.intp)
+    path = padded[1:-1]
+    probabilities.argmax(axis=2, out=path)
+    lengths = np.asarray(lengths)
+    outside = np.arange(steps)[:, None] >= lengths[None, :] if lengths.min(initial=steps) < steps else None
+    if outside is not None:
+        path[outside] = -1
+    symbols = _path_symbols(padded, classes)
+    if outside is not None:
+        symbols[0][outside] = classes + PAST_THE_END
+    symbols += _row_offsets(steps, batch, classes + 2)
+    flat = table.reshape(-1)
+    values = flat[symbols]
+    frame_probabilities = values[0]
+    masses = np.minimum(values.sum(axis=0), 1.0)
     confidences = masses.prod(axis=0)
-    flat[allowed[allowed >= 0]] = -1.0  # the allowed symbols out of `probabilities`: what is left are the rivals
+    flat[symbols] = -1.0  # the allowed symbols out of `probabilities`: what is left are the rivals
     rivals = probabilities.max(axis=2)
     gap = frame_probabilities - rivals
-    gap[outside] = np.inf
+    if outside is not None:
+        gap[outside] = np.inf
     frame = gap.argmin(axis=0)
     items = np.arange(batch)
     has_alternative = (gap[frame, items] < 1.0).tolist()
     alternative_confidences = (confidences * rivals[frame, items] / masses[frame, items]).tolist()
     switched = probabilities[frame, items].argmax(axis=1).tolist()
-    paths, frame_lists, switched_frames = best.T.tolist(), frame_probabilities.T.tolist(), frame.tolist()
+    paths, frame_lists, switched_frames = path.T.tolist(), frame_probabilities.T.tolist(), frame.tolist()
     decoded = []
     for item, confidence in enumerate(confidences.tolist()):
         text, char_confidences = _collapse(paths[item], frame_lists[item], charset)
         alternative = None
         if has_alternative[item]:
-            path = paths[item]
-            path[switched_frames[item]] = switched[item]
-            alternative = _collapse(path, frame_lists[item], charset)[0]
+            path_list = paths[item]
+            path_list[switched_frames[item]] = switched[item]
+            alternative = _collapse(path_list, frame_lists[item], charset)[0]
         decoded.append(Decoded(text, confidence, char_confidences, alternative,
                                alternative_confidences[item] if alternative is not None else 0.0))
     return decoded

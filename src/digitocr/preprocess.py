@@ -79,7 +79,10 @@ class Preprocess(Mapped):
                           interpolation=cv2.INTER_AREA if rows > self.height else cv2.INTER_LINEAR)
         if self.binarize:  # after resizing, so the network sees exactly two values (255 from Otsu's threshold up)
             gray = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
-        return pad_width(cv2.LUT(gray, _UNIT_SCALE), max(self.min_width, -(-width // self.width_step) * self.width_step))
+        padding = max(self.min_width, -(-width // self.width_step) * self.width_step) - width
+        if padding > 0:  # white (255) becomes BACKGROUND: padding bytes costs less than padding floats
+            gray = cv2.copyMakeBorder(gray, 0, 0, 0, padding, cv2.BORDER_CONSTANT, value=255)
+        return cv2.LUT(gray, _UNIT_SCALE)
 
 
 def to_gray(image: ImageSource) -> np.ndarray:
@@ -88,15 +91,6 @@ def to_gray(image: ImageSource) -> np.ndarray:
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2GRAY)
     return np.ascontiguousarray(array)
-
-
-def pad_width(array: np.ndarray, width: int) -> np.ndarray:
-    """Pad a preprocessed array on the right with background up to `width` columns."""
-    if array.shape[1] >= width:
-        return array
-    padded = np.full((array.shape[0], width), BACKGROUND, dtype=array.dtype)
-    padded[:, : array.shape[1]] = array
-    return padded
 
 
 def otsu_threshold(gray: np.ndarray) -> int:
