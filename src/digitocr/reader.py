@@ -228,7 +228,8 @@ class Reader:
         checks = self.checks
         if isinstance(region, Region):
             checks = self._checks(region.format, region.value_range, region.min_confidence, f"region {region.name!r}")
-        checks = self._checks(format, value_range, None, f"model {self.model_dir}", checks)
+        if format is not None or value_range is not None:
+            checks = self._checks(format, value_range, None, f"model {self.model_dir}", checks)
         batches = _Batches(self)
         for index, image in enumerate(images):  # an array is cropped before it is converted (a 4K grab costs its box)
             if isinstance(region, Region):
@@ -286,7 +287,7 @@ class Reader:
 
     def _run(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The network's (T, B, C) outputs and time steps for crops of one width."""
-        batch = np.stack(crops)[:, None]
+        batch = np.stack(crops)[:, None] if len(crops) > 1 else np.ascontiguousarray(crops[0])[None, None]
         return self._backend.run(batch, np.full(len(crops), batch.shape[3], dtype=np.int64))
 
 
@@ -449,7 +450,7 @@ def _checked(decoded: Decoded, checks: Checks) -> Reading:
     fmt, text, confidence = checks.format, decoded.text, decoded.confidence
     status, reason = "ok", ""
     fits = fmt is None or fmt.fits(text)
-    value = (fmt.parse(text) if fmt is not None else _plain_number(text)) if fits else None
+    value = (fmt.parser(text) if fmt is not None else _plain_number(text)) if fits else None
     if not fits and fmt is not None:
         status, reason = "out_of_format", f"no reading fits the format {fmt.name!r} (the likeliest is {text!r})"
     elif checks.value_range is not None:
