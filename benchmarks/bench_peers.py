@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from bench_read import call_latencies  # (this folder: the script's own, first on sys.path)
 
 from digitocr.charset import Charset
 from digitocr.data import load_labelled
@@ -158,7 +159,7 @@ def _digits(text: str) -> str:
 def measure(engine: Engine, crops: Sequence[np.ndarray], latency_crops: int) -> dict[str, float | list[str]]:
     engine.read_one(crops[0])  # warm-up: first-call allocations and lazy loading
     texts = [engine.read_one(crop) for crop in crops]
-    latencies = min(_passes(lambda: _latencies(engine, crops[:latency_crops])), key=statistics.median)
+    latencies = min(_passes(lambda: call_latencies(engine.read_one, crops[:latency_crops])), key=statistics.median)
     passes = _passes(lambda: _batched_seconds(engine, crops))
     return {"texts": texts, "median_ms": statistics.median(latencies) * 1e3,
             "p90_ms": float(np.percentile(latencies, 90)) * 1e3,
@@ -172,15 +173,6 @@ def _passes(one_pass: Callable[[], T]) -> list[T]:
     while len(results) < PASSES and time.perf_counter() - started < PASS_SECONDS:
         results.append(one_pass())
     return results
-
-
-def _latencies(engine: Engine, crops: Sequence[np.ndarray]) -> list[float]:
-    times = []
-    for crop in crops:
-        started = time.perf_counter()
-        engine.read_one(crop)
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def _batched_seconds(engine: Engine, crops: Sequence[np.ndarray]) -> float:

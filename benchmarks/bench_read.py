@@ -15,6 +15,7 @@ import argparse
 import os
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,12 @@ def batched_speed(reader: Reader, crops: list[np.ndarray]) -> float:
     return len(crops) / (time.perf_counter() - started)
 
 
-def single_latencies(reader: Reader, crops: list[np.ndarray]) -> list[float]:
+def call_latencies(read: Callable[[np.ndarray], object], crops: Sequence[np.ndarray]) -> list[float]:
+    """Seconds of each `read(crop)`, one crop after another (bench_peers times its engines with it too)."""
     latencies = []
     for crop in crops:
         started = time.perf_counter()
-        reader.read(crop)
+        read(crop)
         latencies.append(time.perf_counter() - started)
     return latencies
 
@@ -116,7 +118,7 @@ def main() -> None:
         started = time.perf_counter()
         single.read_preprocessed(preprocessed)
         network.append(len(crops) / (time.perf_counter() - started))
-        latencies += single_latencies(single, crops[:300])
+        latencies += call_latencies(single.read, crops[:300])
     for threads in counts:
         print(f"batched, {threads} thread(s): {statistics.median(speeds[threads]):.0f} crops/s end to end "
               f"(median of {args.repeats})")
