@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from bench_read import call_latencies  # (this folder: the script's own, first on sys.path)
+from bench_read import call_latencies, screen_latency  # (this folder: the script's own, first on sys.path)
 
 from digitocr.charset import Charset
 from digitocr.data import load_labelled
@@ -201,16 +201,7 @@ def profile_read_ms(model: str, backend: str, repeats: int = 300) -> float:
     reader = Reader(model, backend=backend, threads=os.cpu_count())
     for _ in range(30):  # warm-up: the pool's threads, first-call allocations
         reader.read_screen(frame, profile)
-
-    def one_pass() -> float:
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            reader.read_screen(frame, profile)
-            times.append(time.perf_counter() - started)
-        return statistics.median(times)
-
-    return min(_passes(one_pass)) * 1e3
+    return min(_passes(lambda: screen_latency(reader, frame, profile, repeats))) * 1e3
 
 
 def main() -> None:
