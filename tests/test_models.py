@@ -49,14 +49,34 @@ def test_tiny_meets_its_budget_and_gives_a_step_per_four_columns():
     assert torch.allclose(output.exp().sum(2), torch.ones(25, 3), atol=1e-5)
 
 
-def test_strided_costs_two_thirds_of_tiny_at_the_same_widths():
-    """The general model's network: within 1.3x the default tiny's arithmetic (issue 11 allows 2x)."""
+@pytest.mark.parametrize("architecture", ["strided", "conv"])
+def test_strided_networks_cost_two_thirds_of_tiny_at_the_same_widths(architecture):
+    """`conv` (the general model's network) and `strided`: within 1.3x the default tiny's arithmetic (issue 11
+    allows 2x); conv's convolutions over time cost what strided's BiLSTM does."""
     crop = torch.zeros(1, 1, 32, 100)
-    strided = build_model("strided", 17).eval()
-    wide_tiny = build_model("tiny", 17, channels=strided.config["channels"], hidden=strided.config["hidden"]).eval()
-    assert multiply_adds(strided, crop) <= 0.7 * multiply_adds(wide_tiny, crop)
-    assert multiply_adds(strided, crop) <= 1.3 * multiply_adds(build_model("tiny", 17).eval(), crop)
-    assert strided(crop).shape[0] == 25 and int(strided.output_lengths(torch.tensor([103]))) == 25
+    model = build_model(architecture, 17).eval()
+    wide_tiny = build_model("tiny", 17, channels=model.config["channels"], hidden=model.config["hidden"]).eval()
+    assert multiply_adds(model, crop) <= 0.7 * multiply_adds(wide_tiny, crop)
+    assert multiply_adds(model, crop) <= 1.3 * multiply_adds(build_model("tiny", 17).eval(), crop)
+    assert model(crop).shape[0] == 25 and int(model.output_lengths(torch.tensor([103]))) == 25
+
+
+def test_conv_reads_each_step_from_its_neighbourhood_only():
+    """`conv` has no recurrence: a step's output depends on the columns around it and on nothing further (a
+    change from step 30 on reaches back six steps), while `strided`'s BiLSTM carries the last columns back to
+    the first step."""
+    torch.manual_seed(0)
+    crop = torch.rand(1, 1, 32, 200)
+    changed = crop.clone()
+    changed[..., 120:] = torch.rand(1, 1, 32, 80)  # from step 30 on
+
+    def changed_steps(architecture: str) -> list[int]:
+        model = build_model(architecture, 17).eval()
+        with torch.inference_mode():
+            return ((model(crop) - model(changed)).abs().amax(dim=(1, 2)) > 0).nonzero().ravel().tolist()
+
+    assert changed_steps("conv") == list(range(24, 50))
+    assert changed_steps("strided")[0] == 0
 
 
 def test_crnn_is_the_seeds_network():

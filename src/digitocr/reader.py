@@ -220,25 +220,39 @@ class Reader:
              value_range: tuple[float, float] | None = None) -> Reading:
         """Read one crop, or one region of a screenshot: a pixel box (x0, y0, x1, y1) or a profile `Region`
         (its box, refinement and checks)."""
-        return self.read_batch([image], region, format=format, value_range=value_range)[0]
+        checks = self._checks_of(region, format, value_range)
+        log_probs, lengths = self._run([self.preprocess(self._cropped(image, region))])  # no batching to do
+        return decode_readings(log_probs, lengths, self.charset, [checks])[0]
 
     def read_batch(self, images: Sequence[ImageSource], region: Box | Region | None = None, *,
                    format: str | None = None, value_range: tuple[float, float] | None = None) -> list[Reading]:
         """Read many crops at once (crops of one width share a network call: much faster than one by one)."""
+        checks = self._checks_of(region, format, value_range)
+        batches = _Batches(self)
+        for index, image in enumerate(images):  # full batches run while the next crops are prepared
+            batches.add(index, self.preprocess(self._cropped(image, region)))
+        return self._decoded(batches, [checks] * len(images))
+
+    def _checks_of(self, region: Box | Region | None, format: str | None,
+                   value_range: tuple[float, float] | None) -> Checks:
+        """The checks of a read: the reader's, overridden by the region's, overridden by the read's own."""
         checks = self.checks
         if isinstance(region, Region):
             checks = self._checks(region.format, region.value_range, region.min_confidence, f"region {region.name!r}")
         if format is not None or value_range is not None:
             checks = self._checks(format, value_range, None, f"model {self.model_dir}", checks)
-        batches = _Batches(self)
-        for index, image in enumerate(images):  # an array is cropped before it is converted (a 4K grab costs its box)
-            if isinstance(region, Region):
-                image = crop_regions(image, _lone_profile(region))[region.name]
-            elif region is not None:
-                image = crop_box(image if isinstance(image, np.ndarray) and image.ndim in (2, 3)
-                                 else open_image(image), region)
-            batches.add(index, self.preprocess(image))  # full batches run while the next crops are prepared
-        return self._decoded(batches, [checks] * len(images))
+        return checks
+
+    @staticmethod
+    def _cropped(image: ImageSource, region: Box | Region | None) -> ImageSource:
+        """The region of the image (the image itself without one). An array is cropped before it is converted:
+        a 4K grab costs its box."""
+        if isinstance(region, Region):
+            return crop_regions(image, _lone_profile(region))[region.name]
+        if region is not None:
+            return crop_box(image if isinstance(image, np.ndarray) and image.ndim in (2, 3) else open_image(image),
+                            region)
+        return image
 
     def read_screen(self, frame: ImageSource, profile: Profile) -> dict[str, Reading]:
         """One reading per region of the profile, each with its own model, format, range and threshold.

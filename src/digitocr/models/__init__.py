@@ -14,6 +14,7 @@ ARCHITECTURES: dict[str, str] = {  # name -> "module:class"
     "tiny": "digitocr.models.tiny:TinyCRNN",
     "strided": "digitocr.models.strided:StridedCRNN",
     "crnn": "digitocr.models.crnn:CRNN",
+    "conv": "digitocr.models.conv:ConvCTC",
 }
 
 _LAZY = {
