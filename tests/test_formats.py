@@ -104,3 +104,19 @@ def test_the_runner_up_is_the_nearest_different_text_and_batches_decode_alike():
     batch = np.stack([log_probs, other], axis=1)
     decoded_batch = decode_best_paths(batch, np.array([4, 2]), CHARSET)
     assert decoded_batch[0] == decoded and decoded_batch[1].text == "1"  # the second item ends after 2 frames
+
+
+def test_large_charsets_decode_as_the_tabulated_small_ones():
+    """Up to TABULATED_CLASSES classes a frame's allowed symbols are looked up in a table; beyond, computed:
+    a charset of more characters, used only through the first 15 classes, decodes exactly alike."""
+    rng = np.random.default_rng(0)
+    small = Charset("0123456789.:-%")
+    large = Charset(small.chars + "".join(chr(code) for code in range(0x100, 0x100 + 60)))
+    for _ in range(50):
+        steps, batch = int(rng.integers(1, 25)), int(rng.integers(1, 4))
+        logits = rng.normal(0, 4, (steps, batch, small.num_classes))
+        logits[..., 0] += 2
+        few = (logits - np.log(np.exp(logits).sum(-1, keepdims=True))).astype(np.float32)
+        many = np.concatenate([few, np.full((steps, batch, 60), -80.0, np.float32)], axis=2)
+        lengths = rng.integers(0, steps + 1, batch)
+        assert decode_best_paths(few, lengths, small) == decode_best_paths(many, lengths, large)

@@ -166,17 +166,16 @@ def _row_offsets(steps: int, batch: int, width: int) -> np.ndarray:
     return offsets
 
 
-def _path_symbols(padded: np.ndarray, classes: int) -> np.ndarray:
-    """For each frame of a path (padded with a -1 frame before and after; -1 also past an item's end): the
-    symbols it may hold without changing the path's text, (3, T, B): the path's own, then up to two more,
-    each absent one given as the class that follows the last (`classes + NO_SYMBOL`).
+def _allowed_symbols(previous: np.ndarray, path: np.ndarray, following: np.ndarray, classes: int) -> np.ndarray:
+    """For each frame of a path, given its symbol and its neighbours' (-1 before the first frame and past an
+    item's end): the symbols it may hold without changing the path's text, (3, ...): the path's own, then up
+    to two more, each absent one given as the class that follows the last (`classes + NO_SYMBOL`).
 
     A frame may hold its own symbol; a character at the edge of a run of two or more may also be the blank or
     the differing neighbour; a blank may be a neighbouring character (unless it is the only blank between two
     equal characters). The product of these symbols' probabilities over the frames is the text's probability
     up to paths that change two neighbouring frames at once: the best path alone undercounts it by far
     whenever a frame is torn between a digit and the blank beside it."""
-    previous, path, following = padded[:-2], padded[1:-1], padded[2:]
     none = classes + NO_SYMBOL
     same_as_previous = previous == path
     previous_char, following_char = previous > 0, following > 0
@@ -190,6 +189,29 @@ def _path_symbols(padded: np.ndarray, classes: int) -> np.ndarray:
     symbols[2] = np.where(edge & (other > 0), other,
                           np.where(blank_may_switch & following_char & (following != previous), following, none))
     return symbols
+
+
+TABULATED_CLASSES = 64  # up to this many classes, `_allowed_symbols` is looked up (a table of 3 x 65^3 entries)
+
+
+@functools.lru_cache(maxsize=8)
+def _symbol_table(classes: int) -> np.ndarray:
+    """`_allowed_symbols` of every (previous, own, following) triple, flattened to (3, (classes + 1) ** 3), the
+    triple (p, s, f) at ((p + 1) * (classes + 1) + s + 1) * (classes + 1) + f + 1: one look-up per frame
+    instead of some twenty array operations, which cost more than the arithmetic on a crop's few frames."""
+    previous, path, following = np.meshgrid(*[np.arange(-1, classes)] * 3, indexing="ij")
+    table = _allowed_symbols(previous.ravel(), path.ravel(), following.ravel(), classes).astype(np.int16)
+    table.setflags(write=False)
+    return table
+
+
+def _path_symbols(padded: np.ndarray, classes: int) -> np.ndarray:
+    """`_allowed_symbols` of each frame of paths padded with a -1 frame before and after, (3, T, B)."""
+    if classes > TABULATED_CLASSES:
+        return _allowed_symbols(padded[:-2], padded[1:-1], padded[2:], classes)
+    shifted = padded + 1
+    size = classes + 1
+    return _symbol_table(classes)[:, (shifted[:-2] * size + shifted[1:-1]) * size + shifted[2:]]
 
 
 def decode_best_paths(log_probs: np.ndarray, lengths: np.ndarray, charset: Charset) -> list[Decoded]:
@@ -215,7 +237,7 @@ def decode_best_paths(log_probs: np.ndarray, lengths: np.ndarray, charset: Chars
     symbols = _path_symbols(padded, classes)
     if outside is not None:
         symbols[0][outside] = classes + PAST_THE_END
-    symbols += _row_offsets(steps, batch, classes + 2)
+    symbols = symbols + _row_offsets(steps, batch, classes + 2)  # (an int16 table's symbols become intp here)
     flat = table.reshape(-1)
     values = flat[symbols]
     frame_probabilities = values[0]
