@@ -3,15 +3,15 @@
 The convolutions, most of a crop's arithmetic, are quantized statically: the ranges of their activations are
 measured once, on synthetic crops of the model's own characters (calibration), and fixed in the graph. Their
 ReLUs are quantized with them, so the quantizer folds each one into its convolution's output range and the
-activations stay in 8 bits from the first convolution to the last (a float ReLU between two of them costs a
+activations stay in 8 bits from the second convolution to the last (a float ReLU between two of them costs a
 dequantize and a quantize, about a tenth of the network's time, and spends 8-bit levels on negatives). The
-BiLSTM stays in floats: ONNX Runtime quantizes an LSTM only dynamically, with ranges taken per call, and then
-a crop would read differently alone and in a batch. So does the first convolution: on one input channel, its 9
-products per output are too few for 8-bit arithmetic to pay, and it runs faster in floats (a tenth of `conv`'s
-network), on the crop as it comes. Unlike model.onnx, whose readings equal torch's, 8 bits
-change a few readings; so the quantized graph is checked against the float graph on other synthetic crops,
-and refused when they agree too rarely. Both operands are unsigned 8-bit: signed weights can overflow on
-CPUs without VNNI instructions.
+first convolution stays in floats: on one input channel, its 9 products per output are too few for 8-bit
+arithmetic to pay, and it runs faster in floats (a tenth of `conv`'s network), on the crop as it comes. So does
+a BiLSTM (`tiny`'s, `strided`'s): ONNX Runtime quantizes an LSTM only dynamically, with ranges taken per call,
+and then a crop would read differently alone and in a batch. Unlike model.onnx, whose readings equal torch's, 8
+bits change a few readings; so the quantized graph is checked against the float graph on other synthetic crops,
+and refused when they agree too rarely. Both operands are unsigned 8-bit: signed weights can overflow on CPUs
+without VNNI instructions.
 """
 
 from __future__ import annotations
