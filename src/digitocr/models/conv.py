@@ -10,8 +10,6 @@ the network runs a crop about twice as fast as `strided` in 8 bits (benchmarks/b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 
@@ -23,19 +21,15 @@ DILATIONS = (1, 2)  # of the convolutions over time: the second sees past the fi
 class ConvCTC(StridedCRNN):
     """`strided`'s convolutions (height 32 -> 1, width / 4), then convolutions over time and the classifier."""
 
-    def __init__(self, num_classes: int, height: int = 32, channels: Sequence[int] = (24, 48, 64, 80),
-                 hidden: int = 80) -> None:
-        super().__init__(num_classes, height, channels, hidden)
+    def make_sequence(self, inputs: int, hidden: int) -> nn.Module:
         width = 2 * hidden  # as wide as strided's BiLSTM output, so the classifier keeps its shape
         layers: list[nn.Module] = []
-        inputs = channels[3] * 2
         for dilation in DILATIONS:
             layers += [nn.Conv2d(inputs, width, (1, 3), padding=(0, dilation), dilation=(1, dilation), bias=False),
                        nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
             inputs = width
-        self.sequence = nn.Sequential(*layers)  # type: ignore[assignment]  # (strided's is an LSTM)
+        return nn.Sequential(*layers)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        images = images[:, :, :, : images.shape[3] // self.time_stride * self.time_stride]
-        features = self.sequence(self.collapse(self.features(images))).squeeze(2)  # B x C x T
-        return self.classifier(features.permute(2, 0, 1)).log_softmax(2)          # T x B x classes
+        features = self.sequence(self.collapse(self.features(self.trimmed(images)))).squeeze(2)  # B x C x T
+        return self.classifier(features.permute(2, 0, 1)).log_softmax(2)                        # T x B x classes

@@ -37,4 +37,8 @@ class StridedCRNN(TinyCRNN):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         # The last width % 4 columns are dropped (as tiny's pooling drops them), so a padded strided
         # convolution never makes a step of them alone: one step per 4 columns, exactly.
-        return super().forward(images[:, :, :, : images.shape[3] // self.time_stride * self.time_stride])
+        return super().forward(self.trimmed(images))
+
+    def trimmed(self, images: torch.Tensor) -> torch.Tensor:
+        """The crops without their last width % time_stride columns."""
+        return images[:, :, :, : images.shape[3] // self.time_stride * self.time_stride]

@@ -42,7 +42,7 @@ class TinyCRNN(Recognizer):
         self.features = self.make_features(channels)  # channels[3] x 2 x W/4
         self.collapse = nn.Sequential(nn.Conv2d(c4, c4 * 2, (2, 1), bias=False),  # 1 x W/4
                                       nn.BatchNorm2d(c4 * 2), nn.ReLU(inplace=True))
-        self.sequence = nn.LSTM(c4 * 2, hidden, bidirectional=True)
+        self.sequence = self.make_sequence(c4 * 2, hidden)
         self.classifier = nn.Linear(2 * hidden, num_classes)
 
     def make_features(self, channels: Sequence[int]) -> nn.Sequential:
@@ -54,6 +54,10 @@ class TinyCRNN(Recognizer):
             conv_block(c2, c3, (2, 1)),  # 4 x W/4
             conv_block(c3, c4, (2, 1)),  # 2 x W/4
         )
+
+    def make_sequence(self, inputs: int, hidden: int) -> nn.Module:
+        """What gives each time step its neighbours' context: (T, B, inputs) -> (T, B, 2 * hidden) here."""
+        return nn.LSTM(inputs, hidden, bidirectional=True)
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
         """Time steps produced for crops of the given widths."""
