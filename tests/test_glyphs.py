@@ -59,6 +59,24 @@ def test_broken_strokes_and_segments_make_one_glyph() -> None:
     assert len(bank.glyphs["8"]) == 2
 
 
+def test_a_small_percent_sign_and_colon_make_one_glyph_each() -> None:
+    """At 11 pixels a `%` falls apart into a ring and a slash with its ring, with no blank column between them,
+    and a colon into two one-pixel dots, which are dropped as specks unless a character is missing."""
+    percent = np.full((20, 24, 3), 255, np.uint8)
+    percent[4:16, 3:5] = 0  # "1"
+    percent[4:7, 8:11] = 0  # the ring: columns 8-10
+    percent[8:16, 11:15] = 0  # the slash and its ring: from column 11, not touching the ring (8-connected)
+    colon = np.full((20, 24, 3), 255, np.uint8)
+    colon[4:16, 3:5] = 0
+    colon[8, 9] = colon[13, 9] = 0
+    colon[4:16, 14:16] = 0
+    bank = build_bank([LabelledCrop("1%_small.png", "1%", percent), LabelledCrop("1:1_small.png", "1:1", colon)])
+    assert bank.rejected == []
+    assert [glyph.mask.shape[1] for glyph in bank.glyphs["%"]] == [7]
+    assert [glyph.mask.shape for glyph in bank.glyphs[":"]] == [(6, 1)]
+    assert len(bank.glyphs["1"]) == 3
+
+
 def test_dot_matrix_columns_make_one_glyph_and_ambiguous_gaps_none() -> None:
     """An LED dot-matrix character is a few columns of separate dots; the wider gaps part the characters."""
     from digitocr.synth.procedural import DotMatrix

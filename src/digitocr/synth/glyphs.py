@@ -285,18 +285,23 @@ def segment(coverage: np.ndarray, count: int) -> list[tuple[int, int]] | None:
 
     Connected components overlapping in x are one character (broken strokes, seven-segment digits,
     i-dots); pieces side by side are one character when the gaps between characters are clearly wider
-    (the columns of dots of a dot-matrix LED); joined neighbours are parted at a higher ink level or at
-    the faintest column.
+    (the columns of dots of a dot-matrix LED), or when no blank column parts them (a small `%`: a ring, and
+    a slash with its ring); specks count when a character is missing without them (the one-pixel dots of a
+    small colon); joined neighbours are parted at a higher ink level or at the faintest column.
     """
     for level in _INK_LEVELS:
-        spans = _component_spans(coverage >= level)
+        binary = coverage >= level
+        spans = _component_spans(binary)
         if len(spans) == count:
             return spans
         if len(spans) > count:
-            merged = _merge_dot_columns(spans, count, _ink_height(coverage >= level))
+            merged = _merge_dot_columns(spans, count, _ink_height(binary)) or _merge_touching(spans, count)
             if merged is not None:
                 return merged
         if 0 < len(spans) < count:
+            with_specks = _component_spans(binary, keep_specks=True)
+            if len(with_specks) == count:
+                return with_specks
             split = _split_joined(coverage, spans, count)
             if split is not None:
                 return split
@@ -323,6 +328,18 @@ def _merge_dot_columns(spans: list[tuple[int, int]], count: int, height: int) ->
     starts = [0] + [i + 1 for i in cuts]
     ends = cuts + [len(spans) - 1]
     return [(spans[start][0], spans[end][1]) for start, end in zip(starts, ends)]
+
+
+def _merge_touching(spans: list[tuple[int, int]], count: int) -> list[tuple[int, int]] | None:
+    """`count` spans when the pieces with no blank column between them are joined; None when joining them
+    leaves another count (so a crop showing more characters than its label says stays rejected)."""
+    merged = [spans[0]]
+    for x0, x1 in spans[1:]:
+        if x0 <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], x1)
+        else:
+            merged.append((x0, x1))
+    return merged if len(merged) == count else None
 
 
 @dataclass(frozen=True)
@@ -456,8 +473,8 @@ def _fit_bearings(chars: list[str], pair_gaps: list[tuple[str, str, float]]) -> 
     return left, right
 
 
-def _component_spans(binary: np.ndarray) -> list[tuple[int, int]]:
-    """Column spans of ink pieces, merging pieces that overlap in x; specks are dropped."""
+def _component_spans(binary: np.ndarray, keep_specks: bool = False) -> list[tuple[int, int]]:
+    """Column spans of ink pieces, merging pieces that overlap in x; specks are dropped unless `keep_specks`."""
     count, _, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
     if count <= 1:
         return []
@@ -466,7 +483,7 @@ def _component_spans(binary: np.ndarray) -> list[tuple[int, int]]:
     tallest = int(heights.max())
     spans = []
     for (x, _, w, h, area) in stats[1:]:
-        if area <= max(1, 0.01 * areas.sum()) and h < 0.25 * tallest:
+        if not keep_specks and area <= max(1, 0.01 * areas.sum()) and h < 0.25 * tallest:
             continue
         spans.append([int(x), int(x + w)])
     spans.sort()
