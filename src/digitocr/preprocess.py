@@ -99,45 +99,46 @@ def otsu_threshold(gray: np.ndarray) -> int:
     return int(value) + 1
 
 
-def _dark_profiles(gray: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
-    """How many pixels of each row and of each column lie below `threshold`."""
+def _dark_profiles(gray: np.ndarray, threshold: int) -> tuple[list[int], list[int]]:
+    """How many pixels of each row and of each column lie below `threshold` (lists: they are read an entry
+    at a time, which costs less in Python's own integers)."""
     dark = cv2.threshold(gray, threshold - 1, 1, cv2.THRESH_BINARY_INV)[1]
-    rows = cv2.reduce(dark, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
-    cols = cv2.reduce(dark, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    rows = cv2.reduce(dark, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().tolist()
+    cols = cv2.reduce(dark, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0].tolist()
     return rows, cols
 
 
-def _background_is_dark(rows: np.ndarray, cols: np.ndarray, histogram: np.ndarray, threshold: int) -> bool:
+def _background_is_dark(rows: list[int], cols: list[int], histogram: np.ndarray, threshold: int) -> bool:
     """Background is the Otsu class that covers most of the border; ink rarely touches all four edges."""
-    dark_border = int(rows[0] + rows[-1] + cols[0] + cols[-1]) / (2 * (rows.size + cols.size))
+    dark_border = (rows[0] + rows[-1] + cols[0] + cols[-1]) / (2 * (len(rows) + len(cols)))
     if abs(dark_border - 0.5) > 0.1:
         return dark_border > 0.5
     # ambiguous border: the majority class is background
-    return int(histogram[:threshold].sum()) / (rows.size * cols.size) > 0.5
+    return int(histogram[:threshold].sum()) / (len(rows) * len(cols)) > 0.5
 
 
-def _crop_to_ink(gray: np.ndarray, rows: np.ndarray, cols: np.ndarray, histogram: np.ndarray, threshold: int,
+def _crop_to_ink(gray: np.ndarray, rows: list[int], cols: list[int], histogram: np.ndarray, threshold: int,
                  margin: float) -> np.ndarray:
     """Trim to the box holding 98% of the ink (the pixels below `threshold`, so specks do not stretch it),
     grown back over the ink that touches it, faint ink included (a comma's tail, a thin serif: see `_grown`),
     then add the margin, filled with the median background level."""
-    if int(histogram[:threshold].sum()) < 4:
+    counts = list(accumulate(histogram.tolist()))  # how many pixels lie at or below each value
+    ink = counts[threshold - 1] if threshold > 0 else 0
+    if ink < 4:
         return gray
-    background = list(accumulate(histogram[threshold:].tolist()))
-    count = background[-1] if background else 0
-    if count:  # the median: the mean of the two middle values (the same one when the count is odd)
-        level = threshold + (bisect_right(background, (count - 1) // 2) + bisect_right(background, count // 2)) // 2
+    count = counts[-1] - ink
+    if count:  # the background's median: the mean of its two middle values (the same one when the count is odd)
+        level = (bisect_right(counts, ink + (count - 1) // 2, threshold)
+                 + bisect_right(counts, ink + count // 2, threshold)) // 2
     else:
         level = 255
-    row_ink, column_ink = rows.tolist(), cols.tolist()
-    top, bottom = _mass_span(row_ink)
-    left, right = _mass_span(column_ink)
+    top, bottom = _mass_span(rows)
+    left, right = _mass_span(cols)
     reach = max(1, round(GROWTH * (bottom - top)))
     # Faint ink: darker than a quarter of the way from Otsu's threshold to the background. An anti-aliased
     # comma's tail on 11-pixel text is a pixel or two just lighter than the threshold, and without it the
     # comma reads as a point; a glow or JPEG's ringing lies further out, nearer the background.
-    faint = _dark_profiles(gray, threshold + (level - threshold + 3) // 4)
-    faint_rows, faint_columns = faint[0].tolist(), faint[1].tolist()
+    faint_rows, faint_columns = _dark_profiles(gray, threshold + (level - threshold + 3) // 4)
     top, bottom = _grown(faint_rows, top, bottom, reach)
     left, right = _grown(faint_columns, left, right, reach)
     pad = max(1, round(margin * (bottom - top)))
@@ -179,9 +180,9 @@ def _stretch_table(low: int, high: int) -> np.ndarray:
 
 def _stretch(gray: np.ndarray) -> np.ndarray:
     """Map the 1st..99th percentile of the values onto 0..255 (integer forms of the float quantiles: the same)."""
-    cumulative = np.cumsum(np.bincount(gray.ravel(), minlength=256))  # int64: exact, and 256 long
-    total = int(cumulative[-1])
-    low, high = (int(index) for index in cumulative.searchsorted([-(-total // 100), -(-99 * total // 100)]))
+    cumulative = list(accumulate(np.bincount(gray.ravel(), minlength=256).tolist()))
+    total = cumulative[-1]
+    low, high = bisect_left(cumulative, -(-total // 100)), bisect_left(cumulative, -(-99 * total // 100))
     if high - low < 1:
         return np.full_like(gray, 255)
     return cv2.LUT(gray, _stretch_table(low, high))

@@ -77,8 +77,9 @@ class Backend(Protocol):
     name: str
     largest_batch: int  # crops per call at most, whatever the reader's batch_size
 
-    def run(self, batch: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 1, H, W) float32 crops and their own widths -> (T, B, C) log-probabilities and time steps."""
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, int]:
+        """(B, 1, H, W) float32 crops of width W -> (T, B, C) log-probabilities and how many of the T time
+        steps are each crop's."""
         ...
 
 
@@ -115,9 +116,9 @@ class OnnxBackend:
         self._stride = int(entry["time_stride"])
         self._offset = int(entry["time_offset"])
 
-    def run(self, batch: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, int]:
         log_probs = self._session.run(None, {"images": batch})[0]
-        return log_probs, np.minimum(widths // self._stride + self._offset, log_probs.shape[0])
+        return log_probs, min(batch.shape[3] // self._stride + self._offset, log_probs.shape[0])
 
 
 class TorchBackend:
@@ -141,13 +142,13 @@ class TorchBackend:
         self._torch = torch
         self._model = optimize_for_inference(load_model(folder).model)
 
-    def run(self, batch: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, int]:
         torch = self._torch
         with torch.inference_mode():
             images = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
             log_probs = self._model(images)
-            lengths = self._model.output_lengths(torch.from_numpy(widths)).clamp(max=log_probs.shape[0])
-        return log_probs.numpy(), lengths.numpy()
+            steps = int(self._model.output_lengths(torch.tensor([batch.shape[3]]))[0])
+        return log_probs.numpy(), min(steps, log_probs.shape[0])
 
 
 def read_onnx_entry(folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
@@ -302,7 +303,8 @@ class Reader:
     def _run(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The network's (T, B, C) outputs and time steps for crops of one width."""
         batch = np.stack(crops)[:, None] if len(crops) > 1 else np.ascontiguousarray(crops[0])[None, None]
-        return self._backend.run(batch, np.full(len(crops), batch.shape[3], dtype=np.int64))
+        log_probs, steps = self._backend.run(batch)
+        return log_probs, np.array([steps] * len(crops))
 
 
 class _Batches:
