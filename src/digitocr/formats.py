@@ -232,7 +232,7 @@ def decode_best_paths(log_probs: np.ndarray, lengths: np.ndarray, charset: Chars
     path = padded[1:-1]
     probabilities.argmax(axis=2, out=path)
     lengths = np.asarray(lengths)
-    outside = np.arange(steps)[:, None] >= lengths[None, :] if lengths.min(initial=steps) < steps else None
+    outside = np.arange(steps)[:, None] >= lengths[None, :] if np.minimum.reduce(lengths, initial=steps) < steps else None
     if outside is not None:
         path[outside] = -1
     symbols = _path_symbols(padded, classes)

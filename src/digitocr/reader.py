@@ -436,11 +436,13 @@ def decode_readings(log_probs: np.ndarray, lengths: np.ndarray, charset: Charset
     readings = []
     for item, decoded in enumerate(decode_best_paths(log_probs, lengths, charset)):
         fmt = checks[item].format
-        if fmt is not None and not fmt.fits(decoded.text):
-            decoded = _constrained(log_probs[: lengths[item], item], charset, fmt) or decoded
+        fits = fmt is None or fmt.fits(decoded.text)
+        if fmt is not None and not fits:
+            constrained = _constrained(log_probs[: lengths[item], item], charset, fmt)
+            decoded, fits = (constrained, True) if constrained is not None else (decoded, False)
         elif fmt is not None and decoded.alternative is not None and not fmt.fits(decoded.alternative):
             decoded = replace(decoded, alternative=None, alternative_confidence=0.0)
-        readings.append(_checked(decoded, checks[item]))
+        readings.append(_checked(decoded, checks[item], fits))
     return readings
 
 
@@ -461,11 +463,11 @@ def _constrained(log_probs: np.ndarray, charset: Charset, fmt: NumberFormat) -> 
                    probabilities[1] if len(texts) > 1 else 0.0)
 
 
-def _checked(decoded: Decoded, checks: Checks) -> Reading:
-    """The Reading with its value parsed and its status decided: format, then range, then confidence."""
+def _checked(decoded: Decoded, checks: Checks, fits: bool) -> Reading:
+    """The Reading with its value parsed and its status decided: format (`fits`: whether the text fits the
+    checks' format, found out by the caller), then range, then confidence."""
     fmt, text, confidence = checks.format, decoded.text, decoded.confidence
     status, reason = "ok", ""
-    fits = fmt is None or fmt.fits(text)
     value = (fmt.parser(text) if fmt is not None else _plain_number(text)) if fits else None
     if not fits and fmt is not None:
         status, reason = "out_of_format", f"no reading fits the format {fmt.name!r} (the likeliest is {text!r})"
