@@ -2,7 +2,7 @@
 
 The graph takes (batch, 1, height, width) float32 crops (both batch and width dynamic) and returns the
 (time, batch, classes) CTC log-probabilities, as the torch model does for the crops the reader gives it: widths
-that are a multiple of the preprocessing's `width_step` (see `_without_width_trim`). model.json gains an
+that are a multiple of the preprocessing's `width_step` (see `_pruned`). model.json gains an
 `onnx` entry: the rule that turns a crop's width into its number of time steps, and the SHA-256 of the weights
 the graph was made from, so a reader notices a model.onnx left behind by an earlier training.
 """
@@ -13,7 +13,7 @@ import io
 import json
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,9 +23,6 @@ from digitocr.files import write_atomically, write_text_atomically
 from digitocr.modelio import META_FILE, ONNX_FILE, load_model
 from digitocr.models import Recognizer
 from digitocr.reader import weights_digest
-
-if TYPE_CHECKING:
-    import onnx
 
 OPSET = 17
 
@@ -54,9 +51,7 @@ def export_onnx(folder: Path | str, check: bool = True) -> Path:
                           input_names=["images"], output_names=["log_probs"],
                           dynamic_axes={"images": {0: "batch", 3: "width"}, "log_probs": {0: "time", 1: "batch"}},
                           opset_version=OPSET, dynamo=False)
-    data = _without_zero_states(buffer.getvalue())
-    if loaded.preprocess.width_step % model.time_stride == 0:
-        data = _without_width_trim(data)
+    data = _pruned(buffer.getvalue(), keep_width_trim=loaded.preprocess.width_step % model.time_stride != 0)
     if check:
         _check_against_torch(data, model, height)
     write_atomically(folder / ONNX_FILE, data)
@@ -67,48 +62,32 @@ def export_onnx(folder: Path | str, check: bool = True) -> Path:
     return folder / ONNX_FILE
 
 
-def _without_zero_states(data: bytes) -> bytes:
-    """The graph without the operators that build the LSTMs' all-zero initial states for each call's batch size
-    (Shape, Gather, Unsqueeze, Concat, ConstantOfShape): ONNX's LSTM starts from zeros when given no state.
+def _pruned(data: bytes, keep_width_trim: bool) -> bytes:
+    """The exported graph without the operators a reader never needs, checked:
+
+    - those that build the LSTMs' all-zero initial states for each call's batch size (Shape, Gather, Unsqueeze,
+      Concat, ConstantOfShape): ONNX's LSTM starts from zeros when given no state;
+    - unless `keep_width_trim`, the slice that drops each crop's last width % time_stride columns (`strided` and
+      its kind) and the five operators computing its end: the reader pads every crop to a multiple of
+      `width_step`, a multiple of the stride then, so the slice never drops a column.
+
     Each operator costs a crop's read a microsecond or two, and these are a fifth of a small network's."""
     import onnx
 
     model = onnx.load_from_string(data)
     graph = model.graph
+    images = graph.input[0].name
     producers = {output: node for node in graph.node for output in node.output}
-    for node in graph.node:
+    for node in list(graph.node):
         if node.op_type == "LSTM":
             for slot in (5, 6):  # initial_h, initial_c
                 if len(node.input) > slot and getattr(producers.get(node.input[slot]), "op_type", "") == "ConstantOfShape":
                     node.input[slot] = ""
-    return _pruned(model)
-
-
-def _without_width_trim(data: bytes) -> bytes:
-    """The graph without the slice that drops each crop's last width % time_stride columns (`strided` and its
-    kind), and the five operators that compute its end: the reader pads every crop to a multiple of
-    `width_step`, itself a multiple of the stride (the caller checks), so the slice never drops a column,
-    and its six operators cost a read a few microseconds."""
-    import onnx
-
-    model = onnx.load_from_string(data)
-    graph = model.graph
-    images = graph.input[0].name
-    for node in graph.node:
-        if node.op_type == "Slice" and node.input[0] == images:
+        elif node.op_type == "Slice" and node.input[0] == images and not keep_width_trim:
             for consumer in graph.node:
                 consumer.input[:] = [images if name == node.output[0] else name for name in consumer.input]
             graph.node.remove(node)
-            break
-    return _pruned(model)
-
-
-def _pruned(model: onnx.ModelProto) -> bytes:
-    """The (edited) ONNX model without the operators that no longer feed its outputs, checked and serialized."""
-    import onnx
-
-    graph = model.graph
-    while True:
+    while True:  # drop what no longer feeds the outputs
         used = {name for node in graph.node for name in node.input} | {output.name for output in graph.output}
         dead = [node for node in graph.node if not any(output in used for output in node.output)]
         if not dead:
