@@ -62,8 +62,8 @@ class Preprocess(Mapped):
             raise UserError(f"{where}cannot read an image of size {gray.shape[1]}x{gray.shape[0]}")
         # One histogram serves the polarity vote, the ink count and the background level below.
         histogram = np.bincount(gray.ravel(), minlength=256)
-        threshold = otsu_threshold(gray)
-        rows, cols = _dark_profiles(gray, threshold)
+        threshold, dark = otsu_split(gray)
+        rows, cols = _profiles(dark)
         if self.normalize_polarity and _background_is_dark(rows, cols, histogram, threshold):
             gray = cv2.bitwise_not(gray)
             threshold = 255 - threshold
@@ -93,16 +93,21 @@ def to_gray(image: ImageSource) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def otsu_threshold(gray: np.ndarray) -> int:
-    """Otsu's threshold of a uint8 array: values below it are one class (ink or background), the rest the other."""
-    value, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return int(value) + 1
+def otsu_split(gray: np.ndarray) -> tuple[int, np.ndarray]:
+    """Otsu's threshold of a uint8 array (values below it are one class, ink or background, the rest the
+    other) and the map of the values below it (1, else 0): one OpenCV call computes both."""
+    value, below = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    return int(value) + 1, below
 
 
 def _dark_profiles(gray: np.ndarray, threshold: int) -> tuple[list[int], list[int]]:
-    """How many pixels of each row and of each column lie below `threshold` (lists: they are read an entry
-    at a time, which costs less in Python's own integers)."""
-    dark = cv2.threshold(gray, threshold - 1, 1, cv2.THRESH_BINARY_INV)[1]
+    """How many pixels of each row and of each column lie below `threshold`."""
+    return _profiles(cv2.threshold(gray, threshold - 1, 1, cv2.THRESH_BINARY_INV)[1])
+
+
+def _profiles(dark: np.ndarray) -> tuple[list[int], list[int]]:
+    """The sums of each row and of each column of a map of 1s and 0s (lists: they are read an entry at a
+    time, which costs less in Python's own integers)."""
     rows = cv2.reduce(dark, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().tolist()
     cols = cv2.reduce(dark, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0].tolist()
     return rows, cols
@@ -122,14 +127,13 @@ def _crop_to_ink(gray: np.ndarray, rows: list[int], cols: list[int], histogram: 
     """Trim to the box holding 98% of the ink (the pixels below `threshold`, so specks do not stretch it),
     grown back over the ink that touches it, faint ink included (a comma's tail, a thin serif: see `_grown`),
     then add the margin, filled with the median background level."""
-    counts = list(accumulate(histogram.tolist()))  # how many pixels lie at or below each value
-    ink = counts[threshold - 1] if threshold > 0 else 0
+    counts = np.cumsum(histogram)  # how many pixels lie at or below each value
+    ink = int(counts[threshold - 1]) if threshold > 0 else 0
     if ink < 4:
         return gray
-    count = counts[-1] - ink
+    count = int(counts[-1]) - ink
     if count:  # the background's median: the mean of its two middle values (the same one when the count is odd)
-        level = (bisect_right(counts, ink + (count - 1) // 2, threshold)
-                 + bisect_right(counts, ink + count // 2, threshold)) // 2
+        level = sum(counts.searchsorted([ink + (count - 1) // 2, ink + count // 2], "right").tolist()) // 2
     else:
         level = 255
     top, bottom = _mass_span(rows)
@@ -180,9 +184,9 @@ def _stretch_table(low: int, high: int) -> np.ndarray:
 
 def _stretch(gray: np.ndarray) -> np.ndarray:
     """Map the 1st..99th percentile of the values onto 0..255 (integer forms of the float quantiles: the same)."""
-    cumulative = list(accumulate(np.bincount(gray.ravel(), minlength=256).tolist()))
-    total = cumulative[-1]
-    low, high = bisect_left(cumulative, -(-total // 100)), bisect_left(cumulative, -(-99 * total // 100))
+    cumulative = np.cumsum(np.bincount(gray.ravel(), minlength=256))
+    total = int(cumulative[-1])
+    low, high = cumulative.searchsorted([-(-total // 100), -(-99 * total // 100)]).tolist()
     if high - low < 1:
         return np.full_like(gray, 255)
     return cv2.LUT(gray, _stretch_table(low, high))
