@@ -10,13 +10,18 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from digit_images import draw_digits
 
 from digitocr import quantize
+from digitocr.charset import Charset
 from digitocr.cli.options import READER_BACKENDS
 from digitocr.errors import UserError
 from digitocr.export import export_onnx
+from digitocr.modelio import save_model
+from digitocr.models import build_model
+from digitocr.preprocess import Preprocess
 from digitocr.pretrained import MODEL_DIR
 from digitocr.quantize import INT8_FILE, export_int8
 from digitocr.reader import BACKENDS, Reader
@@ -103,6 +108,20 @@ def test_a_new_float_export_forgets_the_old_8_bit_graph(int8_model: Path, tmp_pa
     assert (copy / INT8_FILE).exists()
     with pytest.raises(UserError, match="no 8-bit graph"):
         Reader(copy, backend="onnx-int8")
+
+
+def test_an_untrained_network_exports_to_8_bits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its batch norms fold into equal (zero) biases, which the exporter shares through Identity operators;
+    the quantizer finds a bias only as a weight of its own, so the export gives each its copy back."""
+    monkeypatch.setattr(quantize, "CALIBRATION_CROPS", 8)
+    monkeypatch.setattr(quantize, "CHECK_CROPS", 8)
+    charset = Charset()
+    save_model(tmp_path / "fresh", build_model("conv", charset.num_classes).eval(),
+               {"charset": charset.chars, "preprocess": Preprocess().to_mapping()})
+    graph = onnx.load(str(export_onnx(tmp_path / "fresh")))
+    assert "Identity" not in {node.op_type for node in graph.graph.node}
+    assert export_int8(tmp_path / "fresh").is_file()
+    assert isinstance(Reader(tmp_path / "fresh", backend="onnx-int8").read(draw_digits("42")).text, str)
 
 
 def test_the_command_line_offers_every_backend() -> None:

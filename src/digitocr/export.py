@@ -69,7 +69,10 @@ def _pruned(data: bytes, keep_width_trim: bool) -> bytes:
       Concat, ConstantOfShape): ONNX's LSTM starts from zeros when given no state;
     - unless `keep_width_trim`, the slice that drops each crop's last width % time_stride columns (`strided` and
       its kind) and the five operators computing its end: the reader pads every crop to a multiple of
-      `width_step`, a multiple of the stride then, so the slice never drops a column.
+      `width_step`, a multiple of the stride then, so the slice never drops a column;
+    - the Identity operators the exporter puts in place of a weight equal to another one (an untrained network's
+      zero biases): each becomes that weight's own copy again, as in a trained network, where the 8-bit
+      quantizer looks for every bias (`digitocr.quantize`).
 
     Each operator costs a crop's read a microsecond or two, and these are a fifth of a small network's."""
     import onnx
@@ -78,8 +81,15 @@ def _pruned(data: bytes, keep_width_trim: bool) -> bytes:
     graph = model.graph
     images = graph.input[0].name
     producers = {output: node for node in graph.node for output in node.output}
+    weights = {tensor.name: tensor for tensor in graph.initializer}
     for node in list(graph.node):
-        if node.op_type == "LSTM":
+        if node.op_type == "Identity" and node.input[0] in weights:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(weights[node.input[0]])
+            copy.name = node.output[0]
+            graph.initializer.append(copy)
+            graph.node.remove(node)
+        elif node.op_type == "LSTM":
             for slot in (5, 6):  # initial_h, initial_c
                 if len(node.input) > slot and getattr(producers.get(node.input[slot]), "op_type", "") == "ConstantOfShape":
                     node.input[slot] = ""
