@@ -14,6 +14,7 @@ from real_data import REAL
 from digitocr.cli import main
 from digitocr.errors import UserError
 from digitocr.fit import fit
+from digitocr.reader import Reader
 from digitocr.synth.fonts import heldout_fonts
 
 
@@ -69,28 +70,10 @@ def test_fit_on_six_crops_of_a_heldout_font_reads_it(tmp_path: Path) -> None:
     assert (result.model_dir / "model.safetensors").is_file()
 
 
-@pytest.mark.slow
-def test_fit_on_the_games_refined_crops_reads_raw_crops_and_screenshot(tmp_path: Path, capsys) -> None:
-    if not (REAL / "seed-refined").is_dir():
-        pytest.skip(f"{REAL} is absent")
-    from digitocr.reader import Reader
-
-    run = tmp_path / "run"
-    assert main(["fit", str(REAL / "seed-refined"), "-o", str(run), "--time-limit", "80",
-                 "--holdout", str(REAL / "seed-raw")]) == 0
-    out = capsys.readouterr().out
-    assert "Character Accuracy: 100.00" in out and "Word Accuracy: 1.00" in out
-    regions = json.loads((REAL / "seed-screens" / "regions.json").read_text())
-    reader = Reader(run / "best")
-    screenshot = Image.open(REAL / "seed-screens" / regions["image"])
-    for region in regions["regions"].values():
-        assert reader.read(screenshot, tuple(region["box"])).text == region["label"]
-
-
-def test_fit_from_the_general_model_reads_the_games_raw_crops(tmp_path: Path, capsys) -> None:
+def test_fit_from_the_general_model_reads_the_games_raw_crops_and_screenshot(tmp_path: Path, capsys) -> None:
     """By default fit starts from the general model, which misreads the game's raw 151 (its flagged 1 as a 7);
     15 s of fitting on the refined crops mends it, keeps the general model's network, and rehearses its kind of
-    screens as it goes."""
+    screens as it goes. The model then reads both readouts of the real screenshot."""
     if not (REAL / "seed-refined").is_dir():
         pytest.skip(f"{REAL} is absent")
     from digitocr.fit import REHEARSAL
@@ -106,6 +89,11 @@ def test_fit_from_the_general_model_reads_the_games_raw_crops(tmp_path: Path, ca
     assert REHEARSAL in summary["generator"]
     model = json.loads((run / "best" / "model.json").read_text())
     assert model["architecture"] == json.loads((default_model_dir() / "model.json").read_text())["architecture"]
+    regions = json.loads((REAL / "seed-screens" / "regions.json").read_text())
+    reader = Reader(run / "best")
+    screenshot = Image.open(REAL / "seed-screens" / regions["image"])
+    for region in regions["regions"].values():
+        assert reader.read(screenshot, tuple(region["box"])).text == region["label"]
 
 
 @pytest.mark.slow

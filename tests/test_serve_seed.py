@@ -1,7 +1,7 @@
 """The seed's client against `digitocr serve --profile` with a model fitted to the game: a gzip'd JPEG of the
 real screenshot (../shared/real/seed-screens/test.png) in, the speed `151` out.
 
-Fitting takes about 40 s (once per session, shared by these tests), so they are marked slow.
+The model is the session's fit of the six refined crops (tests/conftest.py), so these tests are marked slow.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -28,16 +29,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def game_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model fitted on the game's six refined crops (as tests/test_fit.py does), exported to ONNX."""
-    if not (REAL / "seed-refined").is_dir():
-        pytest.skip(f"{REAL} is absent")
+def game_model(tmp_path_factory: pytest.TempPathFactory, seed_fit: Path) -> Path:
+    """A copy of the session's model fitted on the game's six refined crops, exported to ONNX."""
     from digitocr.export import export_onnx
-    from digitocr.fit import fit
 
-    result = fit(REAL / "seed-refined", tmp_path_factory.mktemp("fit") / "run", time_limit=45)
-    export_onnx(result.model_dir)
-    return result.model_dir
+    model = tmp_path_factory.mktemp("fit") / "best"
+    shutil.copytree(seed_fit / "best", model)
+    export_onnx(model)
+    return model
 
 
 @pytest.fixture(scope="module")
