@@ -1,4 +1,5 @@
-"""Fit a model on a folder of crops within a time limit, then measure it on other crops and regions.
+"""Fit a model from scratch (a `tiny` network) on a folder of crops within a time limit, then measure it on
+other crops and regions.
 
     .venv/bin/python benchmarks/bench_fit.py ../shared/real/seed-refined --time-limit 180 \
         --holdout ../shared/real/seed-raw --regions ../shared/real/seed-screens/regions.json
@@ -20,7 +21,7 @@ from digitocr.charset import Charset
 from digitocr.data import load_labelled
 from digitocr.errors import UserError
 from digitocr.evaluate import evaluate, summary_lines
-from digitocr.fit import fit
+from digitocr.fit import SCRATCH, fit
 from digitocr.images import open_image
 from digitocr.metrics import character_accuracy, word_accuracy
 from digitocr.reader import Reader
@@ -51,7 +52,7 @@ def main() -> int:
     started = time.monotonic()
     try:
         result = fit(args.samples, run_dir, time_limit=args.time_limit, charset=args.charset, seed=args.seed,
-                     overwrite=True)
+                     overwrite=True, start=SCRATCH)
     except UserError as error:
         print(f"bench_fit: error: {error}", file=sys.stderr)
         return 2

@@ -43,14 +43,14 @@ def display():
 
 @pytest.fixture(scope="session")
 def seed_fit(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model fitted from scratch (`fit`'s own default start: a `tiny` network) on the six refined seed crops in
-    80 s, shared by the tests that need one reading the game; kept under the session's base folder so every
-    module that asks gets the same run."""
+    """A model fitted from scratch (a `tiny` network) on the six refined seed crops in 80 s, shared by the tests
+    that need one reading the game; kept under the session's base folder so every module that asks gets the
+    same run."""
     if not (REAL / "seed-refined").is_dir():
         pytest.skip(f"{REAL} is absent")
-    from digitocr.fit import fit
+    from digitocr.fit import SCRATCH, fit
 
     run = tmp_path_factory.getbasetemp() / "seed-fit"
     if not (run / "fit.json").is_file():
-        fit(REAL / "seed-refined", run, time_limit=80, holdout=REAL / "seed-raw", seed=0)
+        fit(REAL / "seed-refined", run, time_limit=80, holdout=REAL / "seed-raw", seed=0, start=SCRATCH)
     return run

@@ -13,7 +13,7 @@ from real_data import REAL
 
 from digitocr.cli import main
 from digitocr.errors import UserError
-from digitocr.fit import fit
+from digitocr.fit import SCRATCH, fit
 from digitocr.reader import Reader
 from digitocr.synth.fonts import heldout_fonts
 
@@ -64,7 +64,7 @@ def test_fit_on_six_crops_of_a_heldout_font_reads_it(tmp_path: Path) -> None:
     for i in range(100):
         text = str(int(rng.integers(0, 10 ** int(rng.integers(1, 5)))))
         Image.fromarray(styled_crop(font, text, rng)).save(holdout / f"{text}_{i}.png")
-    result = fit(samples, tmp_path / "run", time_limit=60, holdout=holdout)
+    result = fit(samples, tmp_path / "run", time_limit=60, holdout=holdout, start=SCRATCH)
     assert result.word_accuracy >= 0.99, result.evaluations
     assert result.report_path.is_file()
     assert (result.model_dir / "model.safetensors").is_file()
@@ -102,7 +102,7 @@ def test_train_resume_continues_a_fit(tmp_path: Path, capsys) -> None:
     specification the run keeps: the bank's streams, the matched fonts and the real crops."""
     samples = write_crops(tmp_path / "samples", font_crops(heldout_fonts()[0]))
     run = tmp_path / "runs" / "fitted"
-    fit(samples, run, time_limit=40)
+    fit(samples, run, time_limit=40, start=SCRATCH)
     steps = json.loads((run / "fit.json").read_text(encoding="utf-8"))["steps"]
     capsys.readouterr()
     assert main(["train", "--resume", "--runs", str(run.parent), "--name", run.name, "--steps", str(steps + 3),
@@ -116,6 +116,13 @@ def test_a_missing_holdout_folder_fails_before_any_work(tmp_path: Path) -> None:
     samples = write_crops(tmp_path / "s", font_crops(heldout_fonts()[0]))
     with pytest.raises(UserError, match="no holdout folder"):
         fit(samples, tmp_path / "run", time_limit=60, holdout=tmp_path / "absent")
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unknown_start_is_named(tmp_path: Path) -> None:
+    samples = write_crops(tmp_path / "s", font_crops(heldout_fonts()[0]))
+    with pytest.raises(UserError, match="a fit starts from 'general', 'scratch' or a model.*'genral'"):
+        fit(samples, tmp_path / "run", start="genral")
     assert not (tmp_path / "run").exists()
 
 

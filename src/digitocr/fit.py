@@ -39,6 +39,7 @@ from digitocr.labels import LABELS_FILE, write_labels_tsv
 from digitocr.metrics import character_accuracy, word_accuracy
 from digitocr.modelio import read_meta
 from digitocr.preprocess import Preprocess
+from digitocr.pretrained import default_model_dir
 from digitocr.reader import Reader
 from digitocr.report import write_fit_report
 from digitocr.synth.families import FONT_SETS
@@ -58,6 +59,9 @@ from digitocr.synth.matching import FontMatch, fill_missing, rank_fonts, without
 from digitocr.synth.options import GeneratorConfig
 from digitocr.train import TrainConfig, TrainProgress, train
 
+GENERAL, SCRATCH = "general", "scratch"  # where a fit starts: the shipped general model, or random weights
+TIME_LIMITS = {GENERAL: 15.0, SCRATCH: 180.0}  # a fit's default seconds by where it starts...
+OTHER_START_TIME_LIMIT = 45.0  # ... and from another model, or an earlier fit
 MIN_USABLE_CROPS = 2
 SPLIT_HOLDOUT_FROM = 20  # with this many crops or more, a fifth is held out for evaluation
 MATCHED_FONTS = 3  # best-matching fonts that join the training mix
@@ -177,20 +181,34 @@ def rehearsal_config(charset: str, seed: int) -> GeneratorConfig:
                            jpeg_quality=(35, 95), padding=(0.0, 0.4), image_mode="L", seed=seed)
 
 
-def fit(samples_dir: Path | str, output_dir: Path | str, time_limit: float = 180.0,
+def fit(samples_dir: Path | str, output_dir: Path | str, time_limit: float | None = None,
         charset: str = DIGITS, holdout: Path | str | None = None, fonts: Sequence[str] = (),
         seed: int = 0, overwrite: bool = False,
         on_progress: Callable[[FitProgress], None] | None = None,
-        start: Continuation | None = None, keep_suspicious: bool = False,
+        start: Continuation | str = GENERAL, keep_suspicious: bool = False,
         started: float | None = None) -> FitResult:
     """Build the bank, match fonts, train on the styled stream, evaluate, write the report. Training
-    continues from `start` (a model such as the shipped general one, which `digitocr fit` starts from by
-    default, or an earlier run), rehearsing that model's kind of screens as it goes, or starts from random
-    weights (`start=None`: a `tiny` network, which needs minutes rather than seconds). Crops whose label looks wrong are left out
-    (and named) unless `keep_suspicious`. The time limit counts from `started` (`time.monotonic()`; the
-    CLI gives its command's start, so the limit is what the user waits), or from the call."""
+    continues from `start`, rehearsing that model's kind of screens as it goes: `"general"` (the default, the
+    shipped general model) or a `Continuation` (another model, or an earlier fit); or it starts from random
+    weights (`"scratch"`: a `tiny` network, which needs minutes rather than seconds). Crops whose label looks
+    wrong are left out (and named) unless `keep_suspicious`. `time_limit` (seconds for the whole fit) is 15
+    from the general model by default, 180 from scratch and 45 from another start; it counts from `started`
+    (`time.monotonic()`; the CLI gives its command's start, so the limit is what the user waits), or from the
+    call."""
+    if time_limit is None:
+        time_limit = OTHER_START_TIME_LIMIT if isinstance(start, Continuation) else \
+            TIME_LIMITS.get(start, OTHER_START_TIME_LIMIT)
     return _fit(Path(samples_dir), Path(output_dir), time_limit, charset, holdout, fonts, seed, overwrite,
-                on_progress or (lambda _: None), start, keep_suspicious, started)
+                on_progress or (lambda _: None), _continuation(start), keep_suspicious, started)
+
+
+def _continuation(start: Continuation | str) -> Continuation | None:
+    """The model a fit starts from (None: random weights)."""
+    if isinstance(start, Continuation):
+        return start
+    if start not in (GENERAL, SCRATCH):
+        raise UserError(f"a fit starts from {GENERAL!r}, {SCRATCH!r} or a model (a Continuation), got {start!r}")
+    return Continuation(default_model_dir()) if start == GENERAL else None
 
 
 def _fit(samples_dir: Path, run_dir: Path, time_limit: float, charset: str, holdout: Path | str | None,

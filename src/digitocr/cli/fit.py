@@ -36,8 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from digitocr.cli import command_started
     from digitocr.files import check_output_folder
-    from digitocr.fit import Continuation, FitProgress, fit
-    from digitocr.pretrained import default_model_dir
+    from digitocr.fit import GENERAL, SCRATCH, Continuation, FitProgress, fit
 
     check_output_folder(args.output, "fit.json", "a fitted model", args.overwrite)
 
@@ -49,11 +48,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{progress.stage}: {progress.message}", file=sys.stderr)
 
-    from_general = args.start_from == "general" and not args.resume
-    start = (Continuation.of_run(args.resume) if args.resume else None if args.start_from == "scratch" else
-             Continuation(default_model_dir() if from_general else Path(args.start_from)))
-    time_limit = args.time_limit or (180.0 if start is None else 15.0 if from_general else 45.0)
-    result = fit(args.samples, args.output, time_limit=time_limit, charset=args.charset,
+    start = (Continuation.of_run(args.resume) if args.resume else args.start_from
+             if args.start_from in (GENERAL, SCRATCH) else Continuation(Path(args.start_from)))
+    result = fit(args.samples, args.output, time_limit=args.time_limit, charset=args.charset,
                  holdout=args.holdout, fonts=args.font, seed=args.seed, overwrite=args.overwrite,
                  on_progress=show, start=start, keep_suspicious=args.keep_suspicious,
                  started=command_started())
